@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace RoboFactory.Cli.Commands;
+
+/// <summary>The command tree. Each command group lives in its own file and is added here.</summary>
+public static class Root
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("RoboFactory.NET: multi-arm robot learning with OpenVLA, end to end (simulate, demonstrate, convert, train, evaluate).");
+        root.Subcommands.Add(SimCommands.Build());
+        return root;
+    }
+}
