@@ -1,0 +1,241 @@
+using RoboFactory.Vla.Config;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace RoboFactory.Vla.Model;
+
+#pragma warning disable IDE1006 // field names are checkpoint keys
+
+/// <summary>
+/// Per-layer key/value cache, [B, heads, S, head_dim] each. Tensors are owned here (detached from dispose scopes);
+/// disposing the cache frees them.
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    readonly Tensor?[] keys;
+    readonly Tensor?[] values;
+
+    public KvCache(int layers) { keys = new Tensor?[layers]; values = new Tensor?[layers]; }
+
+    /// <summary>Number of positions already cached (the next token's position).</summary>
+    public long Length => keys[0]?.shape[2] ?? 0;
+
+    /// <summary>Appends the new k/v of one layer; returns the full k/v for attention.</summary>
+    internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
+    {
+        Tensor nk, nv;
+        if (keys[layer] is null) { nk = k.alias(); nv = v.alias(); }
+        else { nk = torch.cat([keys[layer]!, k], 2); nv = torch.cat([values[layer]!, v], 2); }
+        keys[layer]?.Dispose(); values[layer]?.Dispose();
+        keys[layer] = nk.DetachFromDisposeScope();
+        values[layer] = nv.DetachFromDisposeScope();
+        return (keys[layer]!, values[layer]!);
+    }
+
+    public void Dispose()
+    {
+        for (int i = 0; i < keys.Length; i++) { keys[i]?.Dispose(); values[i]?.Dispose(); keys[i] = values[i] = null; }
+    }
+}
+
+/// <summary>HF LlamaRMSNorm: normalise in fp32, cast back to the input dtype, then scale.</summary>
+public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
+{
+    internal Parameter weight;
+    readonly double eps;
+
+    public LlamaRMSNorm(int dim, double eps, ModelOptions o) : base("LlamaRMSNorm")
+    {
+        this.eps = eps;
+        weight = new Parameter(torch.ones(dim, dtype: o.DType, device: o.Device));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = x.to(ScalarType.Float32);
+        h = h * torch.rsqrt(h.pow(2).mean([-1], keepdim: true) + eps);
+        return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class LlamaMLP : VlaModule1
+{
+    internal nn.Module<Tensor, Tensor> gate_proj;
+    internal nn.Module<Tensor, Tensor> up_proj;
+    internal nn.Module<Tensor, Tensor> down_proj;
+
+    public LlamaMLP(LlamaTextConfig c, ModelOptions o) : base("LlamaMLP")
+    {
+        gate_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: false, device: o.Device, dtype: o.DType);
+        up_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: false, device: o.Device, dtype: o.DType);
+        down_proj = nn.Linear(c.IntermediateSize, c.HiddenSize, hasBias: false, device: o.Device, dtype: o.DType);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class LlamaAttention : VlaModule
+{
+    internal nn.Module<Tensor, Tensor> q_proj;
+    internal nn.Module<Tensor, Tensor> k_proj;
+    internal nn.Module<Tensor, Tensor> v_proj;
+    internal nn.Module<Tensor, Tensor> o_proj;
+    readonly int numHeads, headDim;
+
+    public LlamaAttention(LlamaTextConfig c, ModelOptions o) : base("LlamaAttention")
+    {
+        numHeads = c.NumAttentionHeads; headDim = c.HeadDim;
+        q_proj = nn.Linear(c.HiddenSize, c.HiddenSize, hasBias: false, device: o.Device, dtype: o.DType);
+        k_proj = nn.Linear(c.HiddenSize, c.HiddenSize, hasBias: false, device: o.Device, dtype: o.DType);
+        v_proj = nn.Linear(c.HiddenSize, c.HiddenSize, hasBias: false, device: o.Device, dtype: o.DType);
+        o_proj = nn.Linear(c.HiddenSize, c.HiddenSize, hasBias: false, device: o.Device, dtype: o.DType);
+        RegisterComponents();
+    }
+
+    static Tensor RotateHalf(Tensor x)
+    {
+        long half = x.shape[^1] / 2;
+        return torch.cat([-x[.., .., .., (int)half..], x[.., .., .., ..(int)half]], -1);
+    }
+
+    /// <param name="x">[B,T,H]</param>
+    /// <param name="cos">[T,hd] in the activation dtype (HF: fp32 then cast)</param>
+    /// <param name="mask">null for plain causal self-attention without a cache; else a bool [B|1,1,T,S] (true = attend)</param>
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        var q = q_proj.forward(x).view(b, t, numHeads, headDim).transpose(1, 2);
+        var k = k_proj.forward(x).view(b, t, numHeads, headDim).transpose(1, 2);
+        var v = v_proj.forward(x).view(b, t, numHeads, headDim).transpose(1, 2);
+        // HF "rotate_half" RoPE: pairs (i, i+hd/2).
+        q = q * cos + RotateHalf(q) * sin;
+        k = k * cos + RotateHalf(k) * sin;
+        if (cache is not null) (k, v) = cache.Append(layer, k, v);
+        var a = mask is null
+            ? F.scaled_dot_product_attention(q, k, v, is_casual: true)
+            : F.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+        return o_proj.forward(a.transpose(1, 2).reshape(b, t, numHeads * headDim)).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class LlamaDecoderLayer : nn.Module
+{
+    internal LlamaAttention self_attn;
+    internal LlamaMLP mlp;
+    internal LlamaRMSNorm input_layernorm;
+    internal LlamaRMSNorm post_attention_layernorm;
+
+    public LlamaDecoderLayer(LlamaTextConfig c, ModelOptions o) : base("LlamaDecoderLayer")
+    {
+        self_attn = new LlamaAttention(c, o);
+        mlp = new LlamaMLP(c, o);
+        input_layernorm = new LlamaRMSNorm(c.HiddenSize, c.RmsNormEps, o);
+        post_attention_layernorm = new LlamaRMSNorm(c.HiddenSize, c.RmsNormEps, o);
+        RegisterComponents();
+    }
+
+    public LlamaAttention SelfAttn => self_attn;
+    public LlamaMLP Mlp => mlp;
+
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache, layer);
+        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class LlamaModel : nn.Module
+{
+    internal Embedding embed_tokens;
+    internal ModuleList<LlamaDecoderLayer> layers;
+    internal LlamaRMSNorm norm;
+    readonly LlamaTextConfig cfg;
+
+    public LlamaModel(LlamaTextConfig c, ModelOptions o) : base("LlamaModel")
+    {
+        cfg = c;
+        embed_tokens = nn.Embedding(c.VocabSize, c.HiddenSize, device: o.Device, dtype: o.DType);
+        layers = nn.ModuleList(Enumerable.Range(0, c.NumHiddenLayers).Select(_ => new LlamaDecoderLayer(c, o)).ToArray());
+        norm = new LlamaRMSNorm(c.HiddenSize, c.RmsNormEps, o);
+        RegisterComponents();
+    }
+
+    public Embedding EmbedTokens => embed_tokens;
+    public IReadOnlyList<LlamaDecoderLayer> Layers => layers.ToList();
+
+    /// <summary>RoPE tables for positions [start, start+len): cos/sin [len, head_dim], computed in fp32 then cast.</summary>
+    internal (Tensor Cos, Tensor Sin) Rope(long start, long len, ScalarType dtype, Device device)
+    {
+        using var scope = NewDisposeScope();
+        int hd = cfg.HeadDim;
+        var invFreq = 1.0 / torch.pow(cfg.RopeTheta, torch.arange(0, hd, 2, dtype: ScalarType.Float64, device: device) / hd);
+        var pos = torch.arange(start, start + len, dtype: ScalarType.Float64, device: device);
+        var freqs = torch.outer(pos, invFreq).to(ScalarType.Float32);
+        var emb = torch.cat([freqs, freqs], -1);
+        return (emb.cos().to(dtype).MoveToOuterDisposeScope(), emb.sin().to(dtype).MoveToOuterDisposeScope());
+    }
+
+    /// <param name="inputsEmbeds">[B,T,H]</param>
+    /// <param name="paddingMask">optional [B, past+T] (true/1 = real token); pads are assumed on the right</param>
+    /// <returns>final-norm hidden states [B,T,H]</returns>
+    public Tensor forward(Tensor inputsEmbeds, Tensor? paddingMask = null, KvCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        long b = inputsEmbeds.shape[0], t = inputsEmbeds.shape[1];
+        long past = cache?.Length ?? 0, total = past + t;
+        var dev = inputsEmbeds.device;
+        var (cos, sin) = Rope(past, t, inputsEmbeds.dtype, dev);
+        Tensor? mask = null;
+        bool hasPadding = paddingMask is not null && !paddingMask.to(ScalarType.Bool).all().item<bool>();
+        if (past > 0 || hasPadding)
+        {
+            // Causal with an offset for the cached prefix: query i (position past+i) sees keys 0..past+i.
+            var qpos = torch.arange(past, total, device: dev).unsqueeze(1);
+            var kpos = torch.arange(0, total, device: dev).unsqueeze(0);
+            mask = (kpos <= qpos).unsqueeze(0).unsqueeze(0);
+            if (hasPadding)
+                mask = mask & paddingMask!.to(ScalarType.Bool).to(dev)[.., TensorIndex.None, TensorIndex.None, ..];
+            // A padded query row may see nothing at all; let it see itself so softmax stays finite (its output is ignored).
+            if (hasPadding) mask = mask | (kpos == qpos).unsqueeze(0).unsqueeze(0);
+        }
+        var h = inputsEmbeds;
+        for (int i = 0; i < layers.Count; i++) h = layers[i].forward(h, cos, sin, mask, cache, i);
+        return norm.forward(h).MoveToOuterDisposeScope();
+    }
+}
+
+public sealed class LlamaForCausalLM : VlaModule
+{
+    internal LlamaModel model;
+    internal nn.Module<Tensor, Tensor> lm_head;
+
+    public LlamaForCausalLM(LlamaTextConfig c, ModelOptions o) : base("LlamaForCausalLM")
+    {
+        model = new LlamaModel(c, o);
+        lm_head = nn.Linear(c.HiddenSize, c.VocabSize, hasBias: false, device: o.Device, dtype: o.DType);
+        RegisterComponents();
+    }
+
+    public LlamaModel Model => model;
+    public nn.Module<Tensor, Tensor> LmHead => lm_head;
+
+    /// <summary>Logits in fp32 (HF casts before argmax / cross-entropy).</summary>
+    public Tensor forward(Tensor inputsEmbeds, Tensor? paddingMask = null, KvCache? cache = null, bool lastOnly = false)
+    {
+        using var scope = NewDisposeScope();
+        var h = model.forward(inputsEmbeds, paddingMask, cache);
+        if (lastOnly) h = h[.., ^1..];
+        return lm_head.forward(h).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+}
