@@ -1,0 +1,77 @@
+using RoboFactory.Vla.Checkpoint;
+using RoboFactory.Vla.Config;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RoboFactory.Vla.Model;
+
+/// <summary>Building, initialising, saving and loading whole models (config.json + safetensors, HF layout).</summary>
+public static class Pretrained
+{
+    /// <summary>Parses "cpu", "cuda", "cuda:1".</summary>
+    public static Device ParseDevice(string s) => s.ToLowerInvariant() switch
+    {
+        "cpu" => CPU,
+        var c when c.StartsWith("cuda", StringComparison.Ordinal) => cuda.is_available()
+            ? new Device(c) : throw new ArgumentException($"device '{s}' requested but CUDA is not available (build with -p:TorchBackend=cuda on a CUDA machine)"),
+        _ => throw new ArgumentException($"unknown device '{s}' (cpu, cuda, cuda:N)"),
+    };
+
+    public static ScalarType ParseDType(string s) => s.ToLowerInvariant() switch
+    {
+        "fp32" or "float32" or "f32" => ScalarType.Float32,
+        "bf16" or "bfloat16" => ScalarType.BFloat16,
+        "fp16" or "float16" => ScalarType.Float16,
+        _ => throw new ArgumentException($"unknown dtype '{s}' (fp32, bf16, fp16)"),
+    };
+
+    /// <summary>
+    /// Deterministic HF/timm-style init for training from scratch: linear/embedding N(0, 0.02), biases 0, norms 1,
+    /// pos_embed trunc-normal 0.02, CLS/register tokens N(0, 1e-6), LayerScale 1e-5.
+    /// </summary>
+    public static void Initialize(OpenVlaForActionPrediction model, long seed = 0)
+    {
+        using var noGrad = torch.no_grad();
+        var gen = new Generator((ulong)seed, CPU);
+        foreach (var (name, p) in model.named_parameters())
+        {
+            using var scope = NewDisposeScope();
+            var tmp = torch.empty(p.shape, ScalarType.Float32, CPU);
+            string leaf = name[(name.LastIndexOf('.') + 1)..];
+            if (name.EndsWith("scale_factor", StringComparison.Ordinal)) tmp.fill_(1e-5);
+            else if (name.EndsWith("pos_embed", StringComparison.Ordinal)) nn.init.trunc_normal_(tmp, 0, 0.02, -0.04, 0.04, generator: gen);
+            else if (name.EndsWith("cls_token", StringComparison.Ordinal) || name.EndsWith("reg_token", StringComparison.Ordinal) || name.EndsWith("latent", StringComparison.Ordinal))
+                nn.init.normal_(tmp, 0, 1e-6, generator: gen);
+            else if (leaf == "bias") tmp.zero_();
+            else if (p.dim() == 1) tmp.fill_(1.0); // LayerNorm / RMSNorm weights
+            else nn.init.normal_(tmp, 0, 0.02, generator: gen);
+            p.copy_(tmp);
+        }
+    }
+
+    /// <summary>Builds a model for a config; weights are random (see <see cref="Initialize"/>) unless loaded afterwards.</summary>
+    public static OpenVlaForActionPrediction Create(OpenVlaConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32, long? seed = 0)
+    {
+        var m = new OpenVlaForActionPrediction(config, new ModelOptions(device ?? CPU, dtype));
+        if (seed is long s) Initialize(m, s);
+        m.eval();
+        return m;
+    }
+
+    /// <summary>Loads config.json + weights from a directory written by <see cref="Save"/> or a HF OpenVLA folder.</summary>
+    public static OpenVlaForActionPrediction Load(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32, bool strict = true)
+    {
+        var config = ConfigJson.Read(Path.Combine(directory, "config.json"));
+        var m = new OpenVlaForActionPrediction(config, new ModelOptions(device ?? CPU, dtype));
+        CheckpointIO.Load(m, directory, strict);
+        m.eval();
+        return m;
+    }
+
+    public static IReadOnlyList<string> Save(OpenVlaForActionPrediction model, string directory, ScalarType? dtype = null, long maxShardBytes = 5_000_000_000)
+    {
+        Directory.CreateDirectory(directory);
+        ConfigJson.Write(model.Config, Path.Combine(directory, "config.json"));
+        return CheckpointIO.Save(model, directory, maxShardBytes, dtype);
+    }
+}
