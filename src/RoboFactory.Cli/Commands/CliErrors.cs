@@ -1,0 +1,19 @@
+using RoboFactory.Sim.Config;
+using RoboFactory.Sim.Interop;
+
+namespace RoboFactory.Cli.Commands;
+
+/// <summary>Turns the errors a user can cause (bad config, bad argument, missing file) into one clear line and exit code 2.</summary>
+public static class CliErrors
+{
+    public static int Run(Action action)
+    {
+        try { action(); return 0; }
+        catch (Exception e) when (e is ConfigException or ArgumentException or FileNotFoundException or DirectoryNotFoundException
+                                   or MuJoCoException or KeyNotFoundException or InvalidDataException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 2;
+        }
+    }
+}
