@@ -1,0 +1,129 @@
+using System.Text;
+
+namespace RoboFactory.Data.Blosc;
+
+/// <summary>Blosc shuffle filter, with numcodecs' integer codes (as stored in .zarray "shuffle").</summary>
+public enum BloscShuffle
+{
+    /// <summary>numcodecs AUTOSHUFFLE (-1): bit shuffle for 1-byte items, byte shuffle otherwise.</summary>
+    Auto = -1,
+    NoShuffle = 0,
+    ByteShuffle = 1,
+    BitShuffle = 2,
+}
+
+/// <summary>What a blosc frame header says about its contents.</summary>
+public readonly record struct BloscFrameInfo(long NBytes, long CBytes, long BlockSize, int TypeSize, int Flags);
+
+/// <summary>
+/// Thread-safe Blosc compression through libblosc's context API. Produces the same bytes as
+/// numcodecs.Blosc for the same (cname, clevel, shuffle, blocksize, typesize), because both call the
+/// same Debian library with the same arguments; thread count does not change the output.
+/// </summary>
+public static unsafe class BloscCodec
+{
+    private static readonly Lazy<string[]> s_compressors = new(() =>
+        Marshal(BloscNative.blosc_list_compressors()).Split(',', StringSplitOptions.RemoveEmptyEntries));
+
+    /// <summary>Compressor names this libblosc was built with (Debian: blosclz, lz4, lz4hc, snappy?, zlib, zstd).</summary>
+    public static IReadOnlyList<string> Compressors => s_compressors.Value;
+
+    public static string LibraryVersion => Marshal(BloscNative.blosc_get_version_string());
+
+    public static bool IsCompressorAvailable(string cname) => Array.IndexOf(s_compressors.Value, cname) >= 0;
+
+    /// <summary>Resolves numcodecs' AUTOSHUFFLE the way numcodecs does before calling blosc.</summary>
+    public static BloscShuffle Resolve(BloscShuffle shuffle, int typeSize) =>
+        shuffle == BloscShuffle.Auto ? (typeSize == 1 ? BloscShuffle.BitShuffle : BloscShuffle.ByteShuffle) : shuffle;
+
+    /// <summary>Upper bound of the compressed size of <paramref name="nbytes"/> input bytes.</summary>
+    public static int MaxCompressedLength(int nbytes) => nbytes + BloscNative.MaxOverhead;
+
+    /// <summary>Compresses <paramref name="source"/> and returns the blosc frame.</summary>
+    /// <remarks>With threads &gt; 1 libblosc 1.21 produces a differently laid-out (still valid) frame;
+    /// use threads = 1 wherever output must be reproducible or identical to numcodecs' ctx path.</remarks>
+    public static byte[] Compress(ReadOnlySpan<byte> source, int typeSize, string cname, int clevel,
+        BloscShuffle shuffle, int blockSize = 0, int threads = 1)
+    {
+        var dest = new byte[MaxCompressedLength(source.Length)];
+        int n = Compress(source, dest, typeSize, cname, clevel, shuffle, blockSize, threads);
+        Array.Resize(ref dest, n);
+        return dest;
+    }
+
+    /// <summary>Compresses into <paramref name="destination"/> (at least MaxCompressedLength bytes); returns the frame length.</summary>
+    public static int Compress(ReadOnlySpan<byte> source, Span<byte> destination, int typeSize, string cname,
+        int clevel, BloscShuffle shuffle, int blockSize = 0, int threads = 1)
+    {
+        if (!IsCompressorAvailable(cname))
+            throw new NotSupportedException(
+                $"blosc compressor '{cname}' is not available in {LibraryVersion} (available: {string.Join(", ", Compressors)})");
+        if (clevel is < 0 or > 9) throw new ArgumentOutOfRangeException(nameof(clevel), clevel, "blosc clevel must be 0..9");
+        if (typeSize < 1) throw new ArgumentOutOfRangeException(nameof(typeSize));
+        if (destination.Length < MaxCompressedLength(source.Length))
+            throw new ArgumentException("destination is smaller than MaxCompressedLength(source)", nameof(destination));
+        // blosc 1.x caps a single buffer at 2 GiB - 16 (BLOSC_MAX_BUFFERSIZE).
+        if (source.Length > int.MaxValue - BloscNative.MaxOverhead)
+            throw new ArgumentException("blosc buffers are limited to 2 GiB", nameof(source));
+
+        var resolved = Resolve(shuffle, typeSize);
+        Span<byte> name = stackalloc byte[32];
+        int len = Encoding.ASCII.GetBytes(cname, name);
+        name[len] = 0;
+        int result;
+        fixed (byte* src = source)
+        fixed (byte* dst = destination)
+        fixed (byte* cn = name)
+        {
+            result = BloscNative.blosc_compress_ctx(clevel, (int)resolved, (nuint)typeSize, (nuint)source.Length,
+                src, dst, (nuint)destination.Length, cn, (nuint)blockSize, Math.Max(1, threads));
+        }
+        if (result <= 0)
+            throw new InvalidOperationException($"blosc_compress_ctx failed with code {result} (cname={cname}, clevel={clevel})");
+        return result;
+    }
+
+    /// <summary>Reads a blosc frame header without decompressing; validates it against the buffer length.</summary>
+    public static BloscFrameInfo ReadHeader(ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < BloscNative.MaxOverhead)
+            throw new InvalidDataException($"blosc frame is {frame.Length} bytes, shorter than the 16-byte header");
+        nuint nbytes, cbytes, blocksize, typesize;
+        int flags;
+        fixed (byte* p = frame)
+        {
+            BloscNative.blosc_cbuffer_sizes(p, &nbytes, &cbytes, &blocksize);
+            BloscNative.blosc_cbuffer_metainfo(p, &typesize, &flags);
+        }
+        return new BloscFrameInfo((long)nbytes, (long)cbytes, (long)blocksize, (int)typesize, flags);
+    }
+
+    /// <summary>Decompresses a blosc frame into <paramref name="destination"/>, whose length must equal the frame's nbytes.</summary>
+    public static void Decompress(ReadOnlySpan<byte> frame, Span<byte> destination, int threads = 1)
+    {
+        var info = ReadHeader(frame);
+        // Checked here because libblosc trusts the header: a truncated frame would make it read past the buffer.
+        if (info.CBytes > frame.Length)
+            throw new InvalidDataException($"blosc frame header says {info.CBytes} compressed bytes but only {frame.Length} are present");
+        if (info.NBytes != destination.Length)
+            throw new InvalidDataException($"blosc frame decompresses to {info.NBytes} bytes, expected {destination.Length}");
+        int result;
+        fixed (byte* src = frame)
+        fixed (byte* dst = destination)
+        {
+            result = BloscNative.blosc_decompress_ctx(src, dst, (nuint)destination.Length, Math.Max(1, threads));
+        }
+        if (result < 0 || result != destination.Length)
+            throw new InvalidDataException($"blosc_decompress_ctx failed with code {result}");
+    }
+
+    public static byte[] Decompress(ReadOnlySpan<byte> frame, int threads = 1)
+    {
+        var info = ReadHeader(frame);
+        var dest = new byte[checked((int)info.NBytes)];
+        Decompress(frame, dest, threads);
+        return dest;
+    }
+
+    private static string Marshal(byte* p) => p == null ? "" : System.Runtime.InteropServices.Marshal.PtrToStringUTF8((nint)p) ?? "";
+}
