@@ -44,16 +44,24 @@ public static class Python
 
     public static string Run(string script, params string[] args) => RunRaw([Repo.Script(script), .. args]);
 
+    public static string RunWithInput(string stdin, string script, params string[] args) => RunRaw([Repo.Script(script), .. args], stdin);
+
     public static string RunCode(string code, params string[] args) => RunRaw(["-c", code, .. args]);
 
-    private static string RunRaw(string[] args)
+    private static string RunRaw(string[] args, string? stdin = null)
     {
         var psi = new ProcessStartInfo(Executable)
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            RedirectStandardInput = stdin != null,
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
+        if (stdin != null)
+        {
+            p.StandardInput.Write(stdin);
+            p.StandardInput.Close();
+        }
         var stderrTask = p.StandardError.ReadToEndAsync();
         string stdout = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
