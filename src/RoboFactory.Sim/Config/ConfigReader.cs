@@ -30,6 +30,7 @@ public sealed class ConfigNode
         var stream = new YamlStream();
         try { stream.Load(new StringReader(text)); }
         catch (YamlException e) { throw new ConfigException($"{file}:{e.Start.Line}: invalid YAML: {e.Message}"); }
+        catch (InvalidOperationException e) { throw new ConfigException($"{file}: invalid YAML: {e.Message}"); }
         if (stream.Documents.Count == 0) throw new ConfigException($"{file}: empty document, expected a mapping");
         return new ConfigNode(file, "", stream.Documents[0].RootNode);
     }

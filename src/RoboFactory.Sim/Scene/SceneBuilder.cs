@@ -54,6 +54,8 @@ public static class SceneBuilder
             El("option", A("timestep", task.Physics.Timestep), A("integrator", "implicit"), A("cone", "elliptic"),
                 A("gravity", "0 0 -9.81")),
             El("size", A("njmax", 3000), A("nconmax", 600)),
+            // stiffer contacts than MuJoCo's default (0.02 s) so a 30 N grip squeezes a box by millimetres, not centimetres
+            El("default", El("geom", A("solref", Nums(2 * task.Physics.Timestep, 1)), A("solimp", "0.95 0.99 0.001"))),
             El("visual",
                 El("global", A("offwidth", offW), A("offheight", offH)),
                 // near/far as fractions of the model extent (MuJoCo's convention); extent is fixed below
