@@ -1,0 +1,207 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace RoboFactory.Data.Imaging;
+
+/// <summary>An 8-bit image, row-major HWC (channels 1 = gray, 2 = gray+alpha, 3 = RGB, 4 = RGBA).</summary>
+public sealed record Image8(int Width, int Height, int Channels, byte[] Pixels)
+{
+    public Image8 ToRgb()
+    {
+        if (Channels == 3) return this;
+        var rgb = new byte[Width * Height * 3];
+        for (int i = 0, n = Width * Height; i < n; i++)
+        {
+            int s = i * Channels;
+            byte r = Pixels[s], g = Channels >= 3 ? Pixels[s + 1] : r, b = Channels >= 3 ? Pixels[s + 2] : r;
+            rgb[i * 3] = r; rgb[i * 3 + 1] = g; rgb[i * 3 + 2] = b;
+        }
+        return new Image8(Width, Height, 3, rgb);
+    }
+}
+
+/// <summary>
+/// Minimal PNG codec for RLDS observations: encodes 8-bit gray/RGB/RGBA (non-interlaced, one IDAT,
+/// per-row choice between the Sub and Up filters), decodes any non-interlaced 8-bit gray, gray+alpha,
+/// RGB or RGBA PNG with all five filter types. Chunk CRCs are verified on decode.
+/// </summary>
+public static class Png
+{
+    private static ReadOnlySpan<byte> Signature => [137, 80, 78, 71, 13, 10, 26, 10];
+
+    public static byte[] Encode(Image8 image, CompressionLevel level = CompressionLevel.Fastest) =>
+        Encode(image.Pixels, image.Width, image.Height, image.Channels, level);
+
+    public static byte[] Encode(ReadOnlySpan<byte> pixels, int width, int height, int channels,
+        CompressionLevel level = CompressionLevel.Fastest)
+    {
+        byte colorType = channels switch
+        {
+            1 => 0, 2 => 4, 3 => 2, 4 => 6,
+            _ => throw new ArgumentOutOfRangeException(nameof(channels), "1..4 channels"),
+        };
+        int stride = width * channels;
+        if (pixels.Length != stride * height) throw new ArgumentException($"expected {stride * height} bytes for {width}x{height}x{channels}");
+
+        // Filtered scanlines: for each row keep whichever of Sub/Up has the smaller sum of |residual|
+        // (the usual libpng heuristic, restricted to the two cheap filters).
+        var filtered = new byte[(stride + 1) * height];
+        var sub = new byte[stride];
+        var up = new byte[stride];
+        for (int y = 0; y < height; y++)
+        {
+            var row = pixels.Slice(y * stride, stride);
+            long subCost = 0, upCost = 0;
+            for (int x = 0; x < stride; x++)
+            {
+                byte left = x >= channels ? row[x - channels] : (byte)0;
+                byte above = y > 0 ? pixels[(y - 1) * stride + x] : (byte)0;
+                sub[x] = (byte)(row[x] - left);
+                up[x] = (byte)(row[x] - above);
+                subCost += (sbyte)sub[x] is var s && s < 0 ? -s : s;
+                upCost += (sbyte)up[x] is var u && u < 0 ? -u : u;
+            }
+            int o = y * (stride + 1);
+            bool useUp = y > 0 && upCost < subCost;
+            filtered[o] = useUp ? (byte)2 : (byte)1;
+            (useUp ? up : sub).CopyTo(filtered, o + 1);
+        }
+
+        using var idat = new MemoryStream();
+        using (var z = new ZLibStream(idat, level, leaveOpen: true)) z.Write(filtered);
+
+        using var ms = new MemoryStream(idat.Length > int.MaxValue - 1024 ? 0 : (int)idat.Length + 64);
+        ms.Write(Signature);
+        Span<byte> ihdr = stackalloc byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr[4..], height);
+        ihdr[8] = 8; ihdr[9] = colorType; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
+        WriteChunk(ms, "IHDR"u8, ihdr);
+        WriteChunk(ms, "IDAT"u8, idat.GetBuffer().AsSpan(0, (int)idat.Length));
+        WriteChunk(ms, "IEND"u8, []);
+        return ms.ToArray();
+    }
+
+    private static void WriteChunk(Stream s, ReadOnlySpan<byte> type, ReadOnlySpan<byte> data)
+    {
+        Span<byte> b4 = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(b4, data.Length);
+        s.Write(b4);
+        s.Write(type);
+        s.Write(data);
+        uint crc = Crc32.Update(Crc32.Update(0xFFFFFFFFu, type), data) ^ 0xFFFFFFFFu;
+        BinaryPrimitives.WriteUInt32BigEndian(b4, crc);
+        s.Write(b4);
+    }
+
+    public static Image8 Decode(ReadOnlySpan<byte> png)
+    {
+        if (png.Length < 8 || !png[..8].SequenceEqual(Signature)) throw new InvalidDataException("not a PNG (bad signature)");
+        int pos = 8, width = 0, height = 0, channels = 0;
+        bool seenHeader = false;
+        using var idat = new MemoryStream();
+        while (true)
+        {
+            if (pos + 12 > png.Length) throw new InvalidDataException("truncated PNG chunk");
+            int len = BinaryPrimitives.ReadInt32BigEndian(png[pos..]);
+            if (len < 0 || pos + 12 + len > png.Length) throw new InvalidDataException("truncated PNG chunk");
+            var type = png.Slice(pos + 4, 4);
+            var data = png.Slice(pos + 8, len);
+            uint stored = BinaryPrimitives.ReadUInt32BigEndian(png[(pos + 8 + len)..]);
+            uint crc = Crc32.Update(Crc32.Update(0xFFFFFFFFu, type), data) ^ 0xFFFFFFFFu;
+            if (crc != stored) throw new InvalidDataException($"PNG chunk {System.Text.Encoding.ASCII.GetString(type)} CRC mismatch");
+            pos += 12 + len;
+            if (type.SequenceEqual("IHDR"u8))
+            {
+                width = BinaryPrimitives.ReadInt32BigEndian(data);
+                height = BinaryPrimitives.ReadInt32BigEndian(data[4..]);
+                if (data[8] != 8) throw new NotSupportedException($"PNG bit depth {data[8]} is not supported (8 only)");
+                channels = data[9] switch
+                {
+                    0 => 1, 4 => 2, 2 => 3, 6 => 4,
+                    _ => throw new NotSupportedException($"PNG color type {data[9]} is not supported (gray, gray+alpha, RGB, RGBA)"),
+                };
+                if (data[12] != 0) throw new NotSupportedException("interlaced PNG is not supported");
+                seenHeader = true;
+            }
+            else if (type.SequenceEqual("IDAT"u8)) idat.Write(data);
+            else if (type.SequenceEqual("IEND"u8)) break;
+        }
+        if (!seenHeader) throw new InvalidDataException("PNG has no IHDR");
+
+        int stride = width * channels;
+        var raw = new byte[(stride + 1) * height];
+        idat.Position = 0;
+        using (var z = new ZLibStream(idat, CompressionMode.Decompress))
+        {
+            int total = 0;
+            while (total < raw.Length)
+            {
+                int n = z.Read(raw, total, raw.Length - total);
+                if (n == 0) throw new InvalidDataException("PNG image data is shorter than its header says");
+                total += n;
+            }
+        }
+        var pixels = new byte[stride * height];
+        Unfilter(raw, pixels, width, height, channels);
+        return new Image8(width, height, channels, pixels);
+    }
+
+    private static void Unfilter(byte[] raw, byte[] pixels, int width, int height, int bpp)
+    {
+        int stride = width * bpp;
+        for (int y = 0; y < height; y++)
+        {
+            byte filter = raw[y * (stride + 1)];
+            var src = raw.AsSpan(y * (stride + 1) + 1, stride);
+            var dst = pixels.AsSpan(y * stride, stride);
+            ReadOnlySpan<byte> prev = y > 0 ? pixels.AsSpan((y - 1) * stride, stride) : new byte[stride];
+            switch (filter)
+            {
+                case 0: src.CopyTo(dst); break;
+                case 1:
+                    for (int x = 0; x < stride; x++) dst[x] = (byte)(src[x] + (x >= bpp ? dst[x - bpp] : 0));
+                    break;
+                case 2:
+                    for (int x = 0; x < stride; x++) dst[x] = (byte)(src[x] + prev[x]);
+                    break;
+                case 3:
+                    for (int x = 0; x < stride; x++) dst[x] = (byte)(src[x] + (((x >= bpp ? dst[x - bpp] : 0) + prev[x]) >> 1));
+                    break;
+                case 4:
+                    for (int x = 0; x < stride; x++)
+                    {
+                        int a = x >= bpp ? dst[x - bpp] : 0, b = prev[x], c = x >= bpp ? prev[x - bpp] : 0;
+                        int p = a + b - c, pa = Math.Abs(p - a), pb = Math.Abs(p - b), pc = Math.Abs(p - c);
+                        dst[x] = (byte)(src[x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c));
+                    }
+                    break;
+                default: throw new InvalidDataException($"PNG row {y} has unknown filter type {filter}");
+            }
+        }
+    }
+
+    /// <summary>zlib's CRC-32 (PNG chunk checksums).</summary>
+    private static class Crc32
+    {
+        private static readonly uint[] Table = Build();
+
+        private static uint[] Build()
+        {
+            var t = new uint[256];
+            for (uint n = 0; n < 256; n++)
+            {
+                uint c = n;
+                for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+                t[n] = c;
+            }
+            return t;
+        }
+
+        public static uint Update(uint crc, ReadOnlySpan<byte> data)
+        {
+            foreach (byte b in data) crc = Table[(crc ^ b) & 0xff] ^ (crc >> 8);
+            return crc;
+        }
+    }
+}
