@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using RoboFactory.Vla.Config;
+using RoboFactory.Vla.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RoboFactory.Bench;
+
+/// <summary>Figures of `bench model`.</summary>
+public sealed record ModelBenchResult(
+    IReadOnlyList<Timing> Timings,
+    double Bf16MatmulGflops, double MemoryBandwidthGBs,
+    IReadOnlyList<(string Name, double MeasuredS, double BoundS, string Bound)> VsLimits,
+    long PeakRssBytes);
+
+/// <summary>
+/// OpenVLA inference latency on this machine: tiny preset (fp32) forward and decode, and the openvla-7b shapes with
+/// random bf16 weights (prefill for 1 and 3 views, per-token decode with the KV cache, peak RSS), each compared with the
+/// machine's limit: prefill against 2·params·tokens FLOP at the measured bf16 matmul rate, decode against reading every
+/// LLM weight once at the measured memory bandwidth.
+/// </summary>
+public static class ModelBench
+{
+    static double Time(Action a)
+    {
+        var sw = Stopwatch.StartNew();
+        a();
+        return sw.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>bf16 matmul 512×4096×4096 (as in stack.md): GFLOP/s, median of <paramref name="repeats"/>.</summary>
+    public static double MeasureBf16Matmul(int repeats = 5)
+    {
+        using var scope = NewDisposeScope();
+        var a = torch.randn(512, 4096, dtype: ScalarType.BFloat16);
+        var b = torch.randn(4096, 4096, dtype: ScalarType.BFloat16);
+        torch.matmul(a, b).Dispose();
+        var t = Enumerable.Range(0, repeats).Select(_ => Time(() => torch.matmul(a, b).Dispose())).Order().ToArray();
+        return 2.0 * 512 * 4096 * 4096 / t[t.Length / 2] / 1e9;
+    }
+
+    /// <summary>Read bandwidth estimate: sum over a 1 GiB bf16 tensor (bytes read / s), median.</summary>
+    public static double MeasureMemoryBandwidth(int repeats = 5)
+    {
+        using var scope = NewDisposeScope();
+        var x = torch.ones(512L * 1024 * 1024, dtype: ScalarType.BFloat16);
+        x.sum(ScalarType.Float32).Dispose();
+        var t = Enumerable.Range(0, repeats).Select(_ => Time(() => x.sum(ScalarType.Float32).Dispose())).Order().ToArray();
+        return x.NumberOfElements * 2.0 / t[t.Length / 2] / 1e9;
+    }
+
+    static long[] Prompt(OpenVlaConfig c, int len)
+    {
+        var ids = new long[len];
+        ids[0] = c.Text.BosTokenId;
+        for (int i = 1; i < len; i++) ids[i] = 100 + i;
+        return ids;
+    }
+
+    /// <summary>(prefill seconds, mean decode seconds per token, sequence length) for K views.</summary>
+    public static (double Prefill, double DecodePerToken, long SeqLen) MeasureInference(OpenVlaForActionPrediction m, int views, int promptLen, int decodeTokens)
+    {
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var c = m.Config;
+        var px = torch.randn(1, 6 * views, c.ImageSize, c.ImageSize);
+        var ids = torch.tensor(Prompt(c, promptLen)).unsqueeze(0);
+        using var cache = new KvCache(c.Text.NumHiddenLayers);
+        Tensor logits = null!;
+        double prefill = Time(() =>
+        {
+            var img = m.EmbedImages(px);
+            logits = m.LanguageModel.forward(m.BuildInputsEmbeds(img, ids), null, cache, lastOnly: true);
+            logits[0, -1].argmax().item<long>();
+        });
+        long seq = cache.Length;
+        double decode = 0;
+        for (int i = 0; i < decodeTokens; i++)
+        {
+            long next = logits[0, -1].argmax().item<long>();
+            decode += Time(() =>
+            {
+                var tok = torch.tensor(new[] { next }).reshape(1, 1);
+                logits = m.LanguageModel.forward(m.LanguageModel.Model.EmbedTokens.forward(tok), null, cache, lastOnly: true);
+                logits[0, -1].argmax().item<long>();
+            });
+        }
+        return (prefill, decodeTokens > 0 ? decode / decodeTokens : 0, seq);
+    }
+
+    public static ModelBenchResult Run(bool include7B, int repeats, int decodeTokens, int promptLen, TextWriter log)
+    {
+        var timings = new List<Timing>();
+        var limits = new List<(string, double, double, string)>();
+        log.WriteLine($"threads: {torch.get_num_threads()}");
+        double gflops = MeasureBf16Matmul();
+        double gbs = MeasureMemoryBandwidth();
+        log.WriteLine(FormattableString.Invariant($"bf16 matmul 512x4096x4096: {gflops:0.0} GFLOP/s; memory read bandwidth: {gbs:0.0} GB/s"));
+
+        using (var tiny = Pretrained.Create(OpenVlaConfig.Tiny, seed: 0))
+        {
+            MeasureInference(tiny, 1, promptLen, 2); // warm-up
+            foreach (int views in new[] { 1, 3 })
+            {
+                var pre = new List<double>(); var dec = new List<double>();
+                for (int r = 0; r < repeats; r++)
+                {
+                    var (p, d, _) = MeasureInference(tiny, views, promptLen, decodeTokens);
+                    pre.Add(p * 1000); dec.Add(d * 1000);
+                }
+                timings.Add(new Timing($"tiny fp32 prefill, {views} view(s)", pre, "ms"));
+                timings.Add(new Timing($"tiny fp32 decode per token, {views} view(s)", dec, "ms"));
+            }
+        }
+        if (include7B)
+        {
+            var c = OpenVlaConfig.OpenVla7B;
+            log.WriteLine("building openvla-7b with random bf16 weights (15.1 GB)…");
+            var build = Stopwatch.StartNew();
+            using var m = new OpenVlaForActionPrediction(c, new ModelOptions(CPU, ScalarType.BFloat16));
+            m.eval();
+            log.WriteLine(FormattableString.Invariant($"built in {build.Elapsed.TotalSeconds:0.0} s; peak RSS {BenchUtil.PeakRssBytes() / 1e9:0.00} GB"));
+            long total = ParameterShapes.Total(c);
+            long llm = ParameterShapes.Summary(c).First(x => x.Component == "llm").Params;
+            foreach (int views in new[] { 1, 3 })
+            {
+                var pre = new List<double>(); var dec = new List<double>();
+                long seq = 0;
+                for (int r = 0; r < Math.Max(1, repeats / 3); r++)
+                {
+                    var (p, d, s) = MeasureInference(m, views, promptLen, decodeTokens);
+                    pre.Add(p); dec.Add(d); seq = s;
+                    log.WriteLine(FormattableString.Invariant($"  7b {views} view(s): prefill {p:0.00} s ({s} tokens), decode {d:0.000} s/token"));
+                }
+                var tp = new Timing($"openvla-7b bf16 prefill, {views} view(s), {seq} tokens", pre, "s");
+                var td = new Timing($"openvla-7b bf16 decode per token, {views} view(s)", dec, "s");
+                timings.Add(tp); timings.Add(td);
+                limits.Add(($"prefill {views} view(s)", tp.Median, 2.0 * total * seq / (gflops * 1e9), "compute: 2·params·tokens at bf16 matmul rate"));
+                limits.Add(($"decode {views} view(s)", td.Median, llm * 2.0 / (gbs * 1e9), "memory: LLM weight bytes at read bandwidth"));
+            }
+        }
+        return new ModelBenchResult(timings, gflops, gbs, limits, BenchUtil.PeakRssBytes());
+    }
+
+    public static void Print(ModelBenchResult r, TextWriter w)
+    {
+        foreach (var t in r.Timings) w.WriteLine(t);
+        foreach (var (name, measured, bound, what) in r.VsLimits)
+            w.WriteLine(FormattableString.Invariant($"{name,-24} measured {measured,8:0.000} s, limit {bound,8:0.000} s → {measured / bound,5:0.00}× the limit ({what})"));
+        w.WriteLine(FormattableString.Invariant($"peak RSS: {r.PeakRssBytes / 1e9:0.00} GB"));
+    }
+}

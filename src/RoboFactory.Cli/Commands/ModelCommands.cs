@@ -1,0 +1,104 @@
+using System.CommandLine;
+using RoboFactory.Bench;
+using RoboFactory.Vla.Checkpoint;
+using RoboFactory.Vla.Config;
+using RoboFactory.Vla.Imaging;
+using RoboFactory.Vla.Inference;
+using RoboFactory.Vla.Model;
+
+namespace RoboFactory.Cli.Commands;
+
+/// <summary>`model info` and `model predict` (OpenVLA), plus the factory for `bench model`.</summary>
+public static class ModelCommands
+{
+    public static Command Build()
+    {
+        var model = new Command("model", "OpenVLA model: parameter counts, checkpoint-backed inference.");
+        model.Subcommands.Add(Info());
+        model.Subcommands.Add(Predict());
+        return model;
+    }
+
+    /// <summary>Vla errors a user can cause become one line and exit code 2, like <see cref="CliErrors"/>.</summary>
+    static int Guard(Action action) => CliErrors.Run(() =>
+    {
+        try { action(); }
+        catch (Exception e) when (e is VlaConfigException or SafetensorsException or CheckpointMismatchException)
+        {
+            throw new ArgumentException(e.Message, e);
+        }
+    });
+
+    static Command Info()
+    {
+        var cmd = new Command("info", "Per-component and total parameter counts from the config alone (no weights are allocated).");
+        var config = new Option<string>("--config") { Description = "openvla-7b | tiny | path to config.json or a model folder", DefaultValueFactory = _ => "openvla-7b" };
+        var keys = new Option<bool>("--keys") { Description = "Also list every checkpoint key with its shape" };
+        cmd.Options.Add(config); cmd.Options.Add(keys);
+        cmd.SetAction(r => Guard(() =>
+        {
+            var c = OpenVlaConfig.Resolve(r.GetValue(config)!);
+            Console.WriteLine($"config: {c.Name}");
+            Console.WriteLine($"  vision: {c.Dino.TimmId} ({c.Dino.EmbedDim}×{c.Dino.Depth}) + {c.Siglip.TimmId} ({c.Siglip.EmbedDim}×{c.Siglip.Depth}), {c.ImageSize}px, {c.PatchesPerView} patches/view, features of block depth-2");
+            Console.WriteLine($"  projector: {c.FusedVisionDim} → {c.ProjectorHidden} → {c.Text.HiddenSize} → {c.Text.HiddenSize}");
+            Console.WriteLine($"  llm: Llama-2 {c.Text.HiddenSize}×{c.Text.NumHiddenLayers} layers, {c.Text.NumAttentionHeads} heads, MLP {c.Text.IntermediateSize}, vocab {c.Text.VocabSize}, rms eps {c.Text.RmsNormEps:g}");
+            Console.WriteLine($"  action tokens: {c.ActionTokenBegin}..{c.BaseVocabSize - 1} ({c.NActionBins} bins), PAD {c.Text.PadTokenId}");
+            var names = new Dictionary<string, string> { ["dino"] = "vision_backbone.featurizer (DINOv2)", ["siglip"] = "vision_backbone.fused_featurizer (SigLIP)", ["projector"] = "projector", ["llm"] = "language_model (Llama-2)" };
+            foreach (var (comp, n) in ParameterShapes.Summary(c))
+                Console.WriteLine($"  {names[comp],-44} {n,16:N0}");
+            long total = ParameterShapes.Total(c);
+            Console.WriteLine($"  {"total",-44} {total,16:N0}   ({total * 2 / 1e9:0.00} GB bf16, {total * 4 / 1e9:0.00} GB fp32)");
+            if (r.GetValue(keys))
+                foreach (var p in ParameterShapes.Enumerate(c)) Console.WriteLine($"{p.Key}\t[{string.Join(",", p.Shape)}]");
+        }));
+        return cmd;
+    }
+
+    static Command Predict()
+    {
+        var cmd = new Command("predict", "Predict one action from image(s) and an instruction (greedy, KV cache, exactly action_dim tokens).");
+        var modelOpt = new Option<string>("--model") { Description = "Model folder (config.json, safetensors, tokenizer.model) or 'tiny' (random weights)", Required = true };
+        var images = new Option<string[]>("--image") { Description = "PNG image; repeat for several views (tokens: [BOS][view1]…[viewK][prompt])", Required = true, AllowMultipleArgumentsPerToken = false };
+        var instruction = new Option<string>("--instruction") { Description = "Task instruction", Required = true };
+        var stats = new Option<string?>("--stats") { Description = "dataset_statistics.json (q01/q99/mask); default: the config's norm_stats" };
+        var key = new Option<string?>("--unnorm-key") { Description = "Dataset key in the statistics (needed when there are several)" };
+        var dim = new Option<int?>("--action-dim") { Description = "Action tokens to decode (default: from the statistics, else 7)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.model (default: the model folder's)" };
+        var device = new Option<string>("--device") { Description = "cpu | cuda | cuda:N", DefaultValueFactory = _ => "cpu" };
+        var dtype = new Option<string>("--dtype") { Description = "fp32 | bf16", DefaultValueFactory = _ => "fp32" };
+        foreach (var o in new Option[] { modelOpt, images, instruction, stats, key, dim, tokenizer, device, dtype }) cmd.Options.Add(o);
+        cmd.SetAction(r => Guard(() =>
+        {
+            using var p = VlaPredictor.Load(r.GetValue(modelOpt)!, Pretrained.ParseDevice(r.GetValue(device)!), Pretrained.ParseDType(r.GetValue(dtype)!), r.GetValue(tokenizer));
+            var statsPath = r.GetValue(stats);
+            var all = statsPath is not null ? NormStatsJson.Load(statsPath) : p.Model.Config.NormStats;
+            ActionStatistics? s = all.Count == 0 && r.GetValue(key) is null ? null : NormStatsJson.Select(all, r.GetValue(key));
+            if (p.Tokenizer is null) Console.Error.WriteLine("warning: no tokenizer.model; using a byte-level stand-in (smoke runs only)");
+            if (s is null) Console.Error.WriteLine("warning: no dataset statistics; printing normalised actions");
+            var views = r.GetValue(images)!.Select(Png.Read).ToList();
+            var res = p.Predict(views, r.GetValue(instruction)!, s, r.GetValue(dim));
+            Console.WriteLine($"tokens: [{string.Join(", ", res.TokenIds)}]{(res.AllActionTokens ? "" : "  (some are not action tokens; decoded as clipped extremes, as upstream)")}");
+            Console.WriteLine($"normalized: [{string.Join(", ", res.Normalized.Select(v => v.ToString("0.#####", System.Globalization.CultureInfo.InvariantCulture)))}]");
+            Console.WriteLine($"action: [{string.Join(", ", res.Action.Select(v => v.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture)))}]");
+        }));
+        return cmd;
+    }
+
+    /// <summary>`bench model`: tiny forward/decode latency and openvla-7b bf16 figures vs the machine's limits.</summary>
+    public static Command BuildBenchCommand()
+    {
+        var cmd = new Command("model", "OpenVLA inference latency: tiny (fp32) and openvla-7b shapes with random bf16 weights (prefill 1/3 views, decode per token, peak RSS, ratio to compute/memory limits).");
+        var skip7b = new Option<bool>("--skip-7b") { Description = "Only the tiny model (the 7B part needs ~16 GB RAM and a few minutes)" };
+        var repeats = new Option<int>("--repeats") { Description = "Repeats for the tiny timings (the 7B uses a third, at least 1)", DefaultValueFactory = _ => 5 };
+        var tokens = new Option<int>("--decode-tokens") { Description = "Decode steps timed per run", DefaultValueFactory = _ => 7 };
+        var prompt = new Option<int>("--prompt-tokens") { Description = "Text tokens in the prompt (incl. BOS)", DefaultValueFactory = _ => 24 };
+        foreach (var o in new Option[] { skip7b, repeats, tokens, prompt }) cmd.Options.Add(o);
+        cmd.SetAction(r => Guard(() =>
+        {
+            var res = ModelBench.Run(!r.GetValue(skip7b), r.GetValue(repeats), r.GetValue(tokens), r.GetValue(prompt), Console.Out);
+            Console.WriteLine();
+            ModelBench.Print(res, Console.Out);
+        }));
+        return cmd;
+    }
+}
