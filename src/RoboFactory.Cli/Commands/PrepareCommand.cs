@@ -1,0 +1,82 @@
+using System.CommandLine;
+using RoboFactory.Data.Recording;
+using Spectre.Console;
+
+namespace RoboFactory.Cli.Commands;
+
+/// <summary>`prepare`: record successful expert demonstrations, one ZARR store per agent.</summary>
+public static class PrepareCommand
+{
+    public static Command Build()
+    {
+        var cmd = new Command("prepare", "Run the task's scripted expert on consecutive seeds and record successful episodes as one ZARR store per agent (data/zarr/{Task}_Agent{i}_{num}.zarr).");
+        var task = SimCommands.TaskOption();
+        var config = SimCommands.ConfigOption();
+        var num = new Option<int>("--num") { Description = "Successful episodes to record", DefaultValueFactory = _ => 150 };
+        var workers = new Option<int>("--workers") { Description = "Parallel simulation workers", DefaultValueFactory = _ => Math.Max(1, Environment.ProcessorCount) };
+        var seedStart = new Option<int>("--seed-start") { Description = "First seed to try; failed seeds are skipped", DefaultValueFactory = _ => 0 };
+        var outDir = new Option<string>("--out") { Description = "Output folder (stores go to OUT/zarr/)", DefaultValueFactory = _ => "data" };
+        var resume = new Option<bool>("--resume") { Description = "Continue an interrupted run (its .partial stores) without duplicating episodes" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace finished stores of the same name" };
+        var maxAttempts = new Option<int?>("--max-attempts") { Description = "Give up after this many seeds (default 3*num+20)" };
+        foreach (var o in new Option[] { task, config, num, workers, seedStart, outDir, resume, overwrite, maxAttempts }) cmd.Options.Add(o);
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            var options = new PrepareOptions(r.GetValue(task)!, r.GetValue(num), r.GetValue(workers), r.GetValue(seedStart),
+                Path.Combine(r.GetValue(outDir)!, "zarr"), r.GetValue(resume), r.GetValue(overwrite), r.GetValue(maxAttempts), r.GetValue(config));
+            PrepareResult? result = null;
+            Progress.Run($"prepare {options.Task}", options.Num, (report, log) =>
+            {
+                result = DemoRecorder.Run(options,
+                    new SyncProgress<PrepareProgress>(p => report(p.Successes, FormattableString.Invariant(
+                        $"{p.Successes}/{p.Target} episodes, success rate {(double)p.Successes / Math.Max(1, p.Successes + p.Failures):P0}"))),
+                    log);
+            });
+            var res = result!;
+            Console.WriteLine(FormattableString.Invariant(
+                $"recorded {res.Successes} episodes ({res.Failures} failed seeds skipped) in {res.Seconds:0.0} s = {60 * res.Successes / res.Seconds:0.0} episodes/min"));
+            foreach (var s in res.Stores) Console.WriteLine($"  {s}");
+            Console.WriteLine($"  summary: {res.SummaryPath}");
+        }));
+        return cmd;
+    }
+}
+
+/// <summary>Reports synchronously on the caller's thread (System.Progress posts to the thread pool and can reorder).</summary>
+public sealed class SyncProgress<T>(Action<T> handler) : IProgress<T>
+{
+    public void Report(T value) => handler(value);
+}
+
+/// <summary>One progress bar with a description, elapsed time and ETA; log lines print above it.</summary>
+public static class Progress
+{
+    public static void Run(string title, double total, Action<Action<double, string>, Action<string>> work)
+    {
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            // plain output for logs and CI: one line per ~10% of progress
+            double lastReported = -1;
+            var start = DateTime.UtcNow;
+            work((value, text) =>
+            {
+                if (value - lastReported < total / 10 && value < total) return;
+                lastReported = value;
+                double sec = (DateTime.UtcNow - start).TotalSeconds;
+                string eta = value > 0 && value < total ? FormattableString.Invariant($", ETA {sec / value * (total - value):0} s") : "";
+                Console.Error.WriteLine(FormattableString.Invariant($"{title}: {text} ({sec:0} s{eta})"));
+            }, line => Console.Error.WriteLine(line));
+            return;
+        }
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var t = ctx.AddTask(Markup.Escape(title), maxValue: total);
+                work((value, text) => { t.Value = value; t.Description = Markup.Escape($"{title}: {text}"); },
+                    line => AnsiConsole.MarkupLine(Markup.Escape(line)));
+                t.Value = total;
+            });
+    }
+}
