@@ -42,12 +42,6 @@ public static class PrepareCommand
     }
 }
 
-/// <summary>Reports synchronously on the caller's thread (System.Progress posts to the thread pool and can reorder).</summary>
-public sealed class SyncProgress<T>(Action<T> handler) : IProgress<T>
-{
-    public void Report(T value) => handler(value);
-}
-
 /// <summary>One progress bar with a description, elapsed time and ETA; log lines print above it.</summary>
 public static class Progress
 {

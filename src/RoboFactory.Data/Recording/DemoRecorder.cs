@@ -21,6 +21,12 @@ public sealed record PrepareOptions(
     string Task, int Num, int Workers = 1, int SeedStart = 0, string OutRoot = "data/zarr",
     bool Resume = false, bool Overwrite = false, int? MaxAttempts = null, string? ConfigFile = null);
 
+/// <summary>Reports synchronously on the caller's thread (System.Progress posts to the thread pool and can reorder).</summary>
+public sealed class SyncProgress<T>(Action<T> handler) : IProgress<T>
+{
+    public void Report(T value) => handler(value);
+}
+
 /// <summary>Progress after each finished attempt.</summary>
 public sealed record PrepareProgress(int Successes, int Failures, int Target, ExpertOutcome? Last);
 
