@@ -1,0 +1,96 @@
+using System.CommandLine;
+using RoboFactory.Data.Recording;
+using RoboFactory.Data.Zarr;
+using RoboFactory.Eval;
+using RoboFactory.Sim.Tasks;
+using Spectre.Console;
+
+namespace RoboFactory.Cli.Commands;
+
+/// <summary>`eval`: closed-loop multi-agent evaluation over fixed seeds, with results.json, a summary table and videos.</summary>
+public static class EvalCommand
+{
+    public static Command Build()
+    {
+        var cmd = new Command("eval", "Evaluate a policy in closed loop: all agents act together, each from its own policy, over fixed seeds. Writes eval_results/{policy}/{task}/{run}/results.json and videos.");
+        var policy = new Option<string>("--policy") { Description = "expert: scripted experts; replay: recorded demo actions; openvla: fine-tuned checkpoints", Required = true };
+        policy.AcceptOnlyFromAmong("expert", "replay", "openvla");
+        var task = SimCommands.TaskOption();
+        var config = SimCommands.ConfigOption();
+        var checkpoints = new Option<string?>("--checkpoints") { Description = "openvla: folder with one {Task}_Agent{i} checkpoint folder per agent (default checkpoints/openvla)" };
+        var episodes = new Option<int>("--episodes") { Description = "Number of episodes (consecutive seeds)", DefaultValueFactory = _ => 100 };
+        var seedStart = new Option<int>("--seed-start") { Description = "First seed (held-out seeds start at 1000; demos use 0..)", DefaultValueFactory = _ => 1000 };
+        var maxSteps = new Option<int?>("--max-steps") { Description = "Control steps per episode (default: the task's max_episode_steps)" };
+        var workers = new Option<int>("--workers") { Description = "Parallel episodes", DefaultValueFactory = _ => 1 };
+        var video = new Option<int>("--video") { Description = "Record MP4 videos of the first N episodes", DefaultValueFactory = _ => 0 };
+        var outDir = new Option<string>("--out") { Description = "Results root", DefaultValueFactory = _ => "eval_results" };
+        var run = new Option<string?>("--run") { Description = "Run name (default: a timestamp)" };
+        var data = new Option<string>("--data") { Description = "replay: data folder holding zarr/{Task}_Agent{i}_{num}.zarr", DefaultValueFactory = _ => "data" };
+        foreach (var o in new Option[] { policy, task, config, checkpoints, episodes, seedStart, maxSteps, workers, video, outDir, run, data }) cmd.Options.Add(o);
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            string taskName = r.GetValue(task)!;
+            var options = new EvalOptions(taskName, r.GetValue(episodes), r.GetValue(seedStart), r.GetValue(maxSteps), r.GetValue(workers),
+                r.GetValue(video), r.GetValue(outDir)!, r.GetValue(run), r.GetValue(config));
+            Func<EvalPolicy> create = r.GetValue(policy) switch
+            {
+                "expert" => () => new ExpertPolicy(taskName),
+                "replay" => ReplayFactory(taskName, r.GetValue(data)!, r.GetValue(config)),
+                _ => throw new ArgumentException("--policy openvla needs fine-tuned checkpoints from `train`, which this build does not have yet"),
+            };
+            using var cts = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("interrupted: finishing and writing partial results…"); };
+            Console.CancelKeyPress += onCancel;
+            EvalReport? report = null;
+            int finished = 0, successes = 0;
+            try
+            {
+                Progress.Run($"eval {r.GetValue(policy)} {taskName}", options.Episodes, (report_, log) =>
+                {
+                    report = Evaluator.Run(options, create, new SyncProgress<EpisodeResult>(e =>
+                    {
+                        int f = Interlocked.Increment(ref finished);
+                        int s = e.Success ? Interlocked.Increment(ref successes) : Volatile.Read(ref successes);
+                        report_(f, FormattableString.Invariant($"{f}/{options.Episodes} episodes, success {s}/{f}"));
+                    }), log, cts.Token);
+                });
+            }
+            finally { Console.CancelKeyPress -= onCancel; }
+            Print(report!);
+        }));
+        return cmd;
+    }
+
+    private static Func<EvalPolicy> ReplayFactory(string task, string dataRoot, string? configFile)
+    {
+        var (cfg, _) = TaskRegistry.Load(task, configFile);
+        string zarr = Path.Combine(dataRoot, "zarr");
+        var stores = Enumerable.Range(0, cfg.Agents.Count).Select(i =>
+        {
+            var found = Directory.Exists(zarr)
+                ? Directory.GetDirectories(zarr, $"{cfg.Name}_Agent{i}_*.zarr").Where(ZarrEpisodeWriter.IsComplete).Order().ToList()
+                : [];
+            return found.Count switch
+            {
+                0 => throw new FileNotFoundException($"no finished {cfg.Name}_Agent{i}_*.zarr under {zarr}; run `prepare --task {cfg.Name}` first"),
+                1 => found[0],
+                _ => throw new ArgumentException($"several recordings for agent {i} under {zarr}: {string.Join(", ", found.Select(Path.GetFileName))}; move the ones you don't want"),
+            };
+        }).ToList();
+        return () => new ReplayPolicy(stores.Select(s => new ReplayAgentPolicy(s)).ToList());
+    }
+
+    public static void Print(EvalReport report)
+    {
+        var s = report.Summary;
+        var table = new Table().AddColumns("episodes", "successes", "success rate", "95% Wilson interval", "mean steps", "clipped actions");
+        table.AddRow(new[] { s.Episodes.ToString(), s.Successes.ToString(), FormattableString.Invariant($"{s.SuccessRate:P1}"),
+            FormattableString.Invariant($"[{s.WilsonLow:P1}, {s.WilsonHigh:P1}]"), FormattableString.Invariant($"{s.MeanSteps:0.0}"),
+            report.Results.Sum(e => e.ClippedActions).ToString() }.Select(c => new Text(c)));
+        AnsiConsole.Write(table);
+        if (s.Interrupted) Console.WriteLine("(interrupted: partial results)");
+        Console.WriteLine($"results: {report.ResultsPath}");
+        var videos = report.Results.Where(e => e.Video is not null).Select(e => Path.Combine(report.Directory, e.Video!)).ToList();
+        if (videos.Count > 0) Console.WriteLine($"videos:  {string.Join(", ", videos)}");
+    }
+}

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RoboFactory.Planning;
+using RoboFactory.Sim.Config;
+using RoboFactory.Sim.Env;
+using RoboFactory.Sim.Tasks;
+
+namespace RoboFactory.Eval;
+
+/// <param name="Episodes">number of seeds, from SeedStart on</param>
+/// <param name="MaxSteps">control steps per episode (default: the task's max_episode_steps)</param>
+/// <param name="Videos">record MP4s of the first N episodes</param>
+/// <param name="OutRoot">results go to OutRoot/{policy}/{task}/{run}/</param>
+public sealed record EvalOptions(
+    string Task, int Episodes = 100, int SeedStart = 1000, int? MaxSteps = null, int Workers = 1, int Videos = 0,
+    string OutRoot = "eval_results", string? Run = null, string? ConfigFile = null, int VideoFps = 20);
+
+/// <summary>One evaluated episode as written to results.json.</summary>
+public sealed record EpisodeResult(int Seed, bool Success, int Steps, double WallSeconds, string? FailureReason, int ClippedActions, string? Video);
+
+public sealed record EvalSummary(int Episodes, int Successes, double SuccessRate, double WilsonLow, double WilsonHigh, double MeanSteps, bool Interrupted);
+
+public sealed record EvalReport(string Directory, string ResultsPath, IReadOnlyList<EpisodeResult> Results, EvalSummary Summary);
+
+/// <summary>
+/// Closed-loop evaluation over fixed seeds: every agent acts from its own policy, all step in lock-step; results per seed,
+/// a success rate with its 95% Wilson interval, and videos. Episodes are independent and deterministic, so the same seeds
+/// give the same results whatever the number of workers.
+/// </summary>
+public static class Evaluator
+{
+    public static EvalReport Run(EvalOptions o, Func<EvalPolicy> createPolicy, IProgress<EpisodeResult>? progress = null,
+        Action<string>? log = null, CancellationToken cancel = default)
+    {
+        if (o.Episodes <= 0) throw new ArgumentException($"--episodes must be positive, got {o.Episodes}");
+        if (o.Workers <= 0) throw new ArgumentException($"--workers must be positive, got {o.Workers}");
+        var (config, _) = TaskRegistry.Load(o.Task, o.ConfigFile);
+        int maxSteps = o.MaxSteps ?? config.MaxEpisodeSteps;
+        if (maxSteps <= 0) throw new ArgumentException($"--max-steps must be positive, got {maxSteps}");
+        var seeds = Enumerable.Range(o.SeedStart, o.Episodes).ToList();
+
+        // one policy + environment per worker; validated before anything is simulated
+        var policies = new List<EvalPolicy>();
+        var envs = new List<MultiAgentEnv>();
+        try
+        {
+            for (int w = 0; w < Math.Min(o.Workers, o.Episodes); w++)
+            {
+                var policy = createPolicy();
+                policies.Add(policy);
+                var env = new MultiAgentEnv(config, TaskRegistry.Get(config.Name).CreateLogic(config),
+                    new EnvOptions(RenderObservations: policy.NeedsImages || o.Videos > 0));
+                envs.Add(env);
+                if (w == 0) policy.Validate(env, seeds);
+            }
+            string policyName = policies[0].Name;
+            string run = o.Run ?? DateTime.Now.ToString("yyyyMMdd_HHmmss");
+            string dir = Path.Combine(o.OutRoot, policyName, config.EnvId, run);
+            Directory.CreateDirectory(dir);
+
+            var results = new EpisodeResult?[seeds.Count];
+            int next = -1;
+            bool interrupted = false;
+            void Worker(int w)
+            {
+                var env = envs[w];
+                var policy = policies[w];
+                int k;
+                while (!cancel.IsCancellationRequested && (k = Interlocked.Increment(ref next)) < seeds.Count)
+                {
+                    int seed = seeds[k];
+                    VideoWriter? video = k < o.Videos ? new VideoWriter(Path.Combine(dir, $"seed_{seed}.mp4"), VideoFrames.Size(env), o.VideoFps) : null;
+                    var sw = Stopwatch.StartNew();
+                    EpisodeRun r;
+                    try
+                    {
+                        StepCallback? onStep = null;
+                        if (video is not null)
+                        {
+                            bool first = true;
+                            onStep = (before, _, result) =>
+                            {
+                                if (first) { video.Write(VideoFrames.Compose(env, before)); first = false; }
+                                video.Write(VideoFrames.Compose(env, result.Observation));
+                            };
+                        }
+                        r = policy.Run(env, seed, maxSteps, onStep, cancel);
+                    }
+                    catch (OperationCanceledException) { video?.Dispose(); break; }
+                    catch (ExpertAbortedException e) { r = new EpisodeRun(seed, false, env.ElapsedSteps, e.Message, 0); }
+                    finally { video?.Finish(); }
+                    var res = new EpisodeResult(seed, r.Success, r.Steps, Math.Round(sw.Elapsed.TotalSeconds, 3), r.FailureReason, r.ClippedActions,
+                        video is null ? null : Path.GetFileName(video.Path));
+                    results[k] = res;
+                    progress?.Report(res);
+                    if (!r.Success) log?.Invoke($"seed {seed}: failed after {r.Steps} steps: {r.FailureReason}");
+                }
+            }
+            var threads = Enumerable.Range(0, envs.Count).Select(w => new Thread(() => Worker(w)) { IsBackground = true }).ToList();
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+            interrupted = cancel.IsCancellationRequested;
+
+            var done = results.Where(r => r is not null).Select(r => r!).ToList();
+            var summary = Summarise(done, interrupted);
+            string path = Path.Combine(dir, "results.json");
+            WriteResults(path, o, config, policyName, run, maxSteps, done, summary);
+            return new EvalReport(dir, path, done, summary);
+        }
+        finally
+        {
+            foreach (var p in policies) p.Dispose();
+            foreach (var e in envs) e.Dispose();
+        }
+    }
+
+    public static EvalSummary Summarise(IReadOnlyList<EpisodeResult> results, bool interrupted)
+    {
+        int n = results.Count, s = results.Count(r => r.Success);
+        var (lo, hi) = Wilson(s, n);
+        return new EvalSummary(n, s, n == 0 ? 0 : (double)s / n, lo, hi, n == 0 ? 0 : results.Average(r => r.Steps), interrupted);
+    }
+
+    /// <summary>95% Wilson score interval for a binomial proportion.</summary>
+    public static (double Low, double High) Wilson(int successes, int n, double z = 1.959963984540054)
+    {
+        if (n == 0) return (0, 1);
+        double p = (double)successes / n, z2 = z * z;
+        double centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+        double half = z * Math.Sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / (1 + z2 / n);
+        return (Math.Max(0, centre - half), Math.Min(1, centre + half));
+    }
+
+    private static void WriteResults(string path, EvalOptions o, TaskConfig config, string policy, string run, int maxSteps,
+        IReadOnlyList<EpisodeResult> results, EvalSummary s)
+    {
+        var json = new JsonObject
+        {
+            ["task"] = config.Name, ["env_id"] = config.EnvId, ["policy"] = policy, ["run"] = run,
+            ["seed_start"] = o.SeedStart, ["episodes_requested"] = o.Episodes, ["max_steps"] = maxSteps,
+            ["summary"] = new JsonObject
+            {
+                ["episodes"] = s.Episodes, ["successes"] = s.Successes, ["success_rate"] = Math.Round(s.SuccessRate, 4),
+                ["wilson95"] = new JsonArray(Math.Round(s.WilsonLow, 4), Math.Round(s.WilsonHigh, 4)),
+                ["mean_steps"] = Math.Round(s.MeanSteps, 2), ["interrupted"] = s.Interrupted,
+                ["clipped_actions"] = results.Sum(r => r.ClippedActions),
+            },
+            ["episodes"] = new JsonArray(results.OrderBy(r => r.Seed).Select(r => (JsonNode)new JsonObject
+            {
+                ["seed"] = r.Seed, ["success"] = r.Success, ["steps"] = r.Steps, ["wall_time_s"] = r.WallSeconds,
+                ["failure_reason"] = r.FailureReason, ["clipped_actions"] = r.ClippedActions, ["video"] = r.Video,
+            }).ToArray()),
+        };
+        string tmp = path + ".tmp";
+        File.WriteAllText(tmp, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(tmp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,107 @@
+using RoboFactory.Planning;
+using RoboFactory.Sim.Env;
+using RoboFactory.Sim.Robots;
+
+namespace RoboFactory.Eval;
+
+/// <summary>One agent's closed-loop controller: observation in, 8-D absolute action out.</summary>
+public interface IAgentPolicy
+{
+    void Reset(int seed);
+    double[] Act(AgentObservation observation, string instruction);
+}
+
+/// <summary>How one episode ended.</summary>
+public sealed record EpisodeRun(int Seed, bool Success, int Steps, string? FailureReason, int ClippedActions);
+
+/// <summary>A way of acting in every episode of an evaluation: scripted experts, replayed demos, or learned policies.</summary>
+public abstract class EvalPolicy : IDisposable
+{
+    public abstract string Name { get; }
+    /// <summary>Whether the policy reads images (otherwise they are rendered only for videos).</summary>
+    public virtual bool NeedsImages => false;
+    /// <summary>Checks, before any simulation, that the policy fits the task (action dim, views, statistics, seeds).</summary>
+    public virtual void Validate(MultiAgentEnv env, IReadOnlyList<int> seeds) { }
+    public abstract EpisodeRun Run(MultiAgentEnv env, int seed, int maxSteps, StepCallback? onStep, CancellationToken cancel);
+    public virtual void Dispose() { }
+}
+
+/// <summary>`--policy expert`: the task's scripted expert (a pipeline sanity check).</summary>
+public sealed class ExpertPolicy(string task) : EvalPolicy
+{
+    private readonly TaskExpert expert = ExpertRegistry.Get(task);
+    public override string Name => "expert";
+
+    public override EpisodeRun Run(MultiAgentEnv env, int seed, int maxSteps, StepCallback? onStep, CancellationToken cancel)
+    {
+        bool success = false;
+        var outcome = expert.Run(env, seed, (before, actions, result) =>
+        {
+            cancel.ThrowIfCancellationRequested();
+            onStep?.Invoke(before, actions, result);
+            success |= result.Success;
+            if (result.Info.ElapsedSteps >= maxSteps && !result.Success) throw new ExpertAbortedException($"reached --max-steps {maxSteps}");
+        });
+        return new EpisodeRun(seed, outcome.Success || success, outcome.Steps, outcome.Success || success ? null : outcome.FailureReason, 0);
+    }
+}
+
+/// <summary>
+/// Closed-loop execution of per-agent policies in lock-step: every step each agent acts from its own observation;
+/// actions are sanitised (non-finite values hold the current joint, targets clipped to the joint limits and the gripper
+/// to [−1, 1]) and counted. The episode succeeds as soon as the task reports success.
+/// </summary>
+public class ClosedLoopPolicy(string name, IReadOnlyList<IAgentPolicy> agents, bool needsImages) : EvalPolicy
+{
+    public override string Name => name;
+    public override bool NeedsImages => needsImages;
+    protected IReadOnlyList<IAgentPolicy> Agents => agents;
+
+    public override void Validate(MultiAgentEnv env, IReadOnlyList<int> seeds)
+    {
+        if (agents.Count != env.AgentCount)
+            throw new ArgumentException($"{env.Task.Name} has {env.AgentCount} agents but {agents.Count} policies were given");
+    }
+
+    public override EpisodeRun Run(MultiAgentEnv env, int seed, int maxSteps, StepCallback? onStep, CancellationToken cancel)
+    {
+        var obs = env.Reset(seed);
+        foreach (var a in agents) a.Reset(seed);
+        int clipped = 0;
+        for (int t = 0; t < maxSteps; t++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var actions = new double[env.AgentCount][];
+            for (int i = 0; i < actions.Length; i++)
+            {
+                actions[i] = agents[i].Act(obs.Agents[i], env.Task.Instruction);
+                clipped += Sanitize(actions[i], obs.Agents[i]);
+            }
+            var result = env.Step(actions);
+            onStep?.Invoke(obs, actions, result);
+            obs = result.Observation;
+            if (result.Success) return new EpisodeRun(seed, true, t + 1, null, clipped);
+            if (result.Info.Unstable) return new EpisodeRun(seed, false, t + 1, result.Info.FailureReason, clipped);
+            if (result.Truncated) return new EpisodeRun(seed, false, t + 1, $"reached max_episode_steps ({env.Task.MaxEpisodeSteps})", clipped);
+        }
+        return new EpisodeRun(seed, false, maxSteps, $"not solved within --max-steps {maxSteps}", clipped);
+    }
+
+    /// <summary>Makes an action safe to execute; returns how many values had to be changed.</summary>
+    public static int Sanitize(double[] action, AgentObservation obs)
+    {
+        if (action.Length != PandaSpec.ActionDim)
+            throw new InvalidOperationException($"policy returned {action.Length} values, expected {PandaSpec.ActionDim}");
+        int changed = 0;
+        for (int j = 0; j < PandaSpec.ArmDof; j++)
+        {
+            double v = action[j];
+            double fixedV = !double.IsFinite(v) ? obs.Qpos[j] : System.Math.Clamp(v, PandaSpec.QMin[j], PandaSpec.QMax[j]);
+            if (fixedV != v) { action[j] = fixedV; changed++; }
+        }
+        double g = action[7];
+        double fixedG = !double.IsFinite(g) ? (obs.Qpos[7] + obs.Qpos[8] > 0.04 ? 1 : -1) : System.Math.Clamp(g, -1, 1);
+        if (fixedG != g) { action[7] = fixedG; changed++; }
+        return changed;
+    }
+}
