@@ -19,21 +19,6 @@ namespace RoboFactory.Bench;
 /// </summary>
 public static class DataBench
 {
-    public sealed record Measurement(string Name, IReadOnlyList<double> Values, string Unit)
-    {
-        public double Median
-        {
-            get
-            {
-                var s = Values.Order().ToArray();
-                return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-            }
-        }
-
-        public override string ToString() => FormattableString.Invariant(
-            $"{Name,-40} median {Median,9:0.0} {Unit}   (min {Values.Min():0.0}, max {Values.Max():0.0}, n={Values.Count})");
-    }
-
     public sealed record PrepareOptions
     {
         public int Episodes { get; init; } = 5;
@@ -45,7 +30,7 @@ public static class DataBench
         public string? WorkDirectory { get; init; }
     }
 
-    public sealed record PrepareResult(Measurement OursWrite, Measurement PythonWrite, Measurement OursRead, Measurement PythonRead,
+    public sealed record PrepareResult(Timing OursWrite, Timing PythonWrite, Timing OursRead, Timing PythonRead,
         long UncompressedBytes, long StoreBytes)
     {
         public double WriteRatio => OursWrite.Median / PythonWrite.Median;
@@ -64,8 +49,8 @@ public static class DataBench
         public string? WorkDirectory { get; init; }
     }
 
-    public sealed record ConvertResult(Measurement ConvertMegabytesPerSecond, Measurement ConvertStepsPerSecond,
-        Measurement LoaderSamplesPerSecond, long RldsBytes);
+    public sealed record ConvertResult(Timing ConvertMegabytesPerSecond, Timing ConvertStepsPerSecond,
+        Timing LoaderSamplesPerSecond, long RldsBytes);
 
     private static readonly AgentStoreShape DefaultShape = new();
 

@@ -39,14 +39,14 @@ public static class ModelBench
         return 2.0 * 512 * 4096 * 4096 / t[t.Length / 2] / 1e9;
     }
 
-    /// <summary>Read bandwidth estimate: sum over a 1 GiB bf16 tensor (bytes read / s), median.</summary>
+    /// <summary>Read bandwidth estimate: sum over a 1 GiB fp32 tensor (bytes read / s, all threads), median.</summary>
     public static double MeasureMemoryBandwidth(int repeats = 5)
     {
         using var scope = NewDisposeScope();
-        var x = torch.ones(512L * 1024 * 1024, dtype: ScalarType.BFloat16);
-        x.sum(ScalarType.Float32).Dispose();
-        var t = Enumerable.Range(0, repeats).Select(_ => Time(() => x.sum(ScalarType.Float32).Dispose())).Order().ToArray();
-        return x.NumberOfElements * 2.0 / t[t.Length / 2] / 1e9;
+        var x = torch.ones(256L * 1024 * 1024, dtype: ScalarType.Float32);
+        x.sum().Dispose();
+        var t = Enumerable.Range(0, repeats).Select(_ => Time(() => x.sum().Dispose())).Order().ToArray();
+        return x.NumberOfElements * 4.0 / t[t.Length / 2] / 1e9;
     }
 
     static long[] Prompt(OpenVlaConfig c, int len)
@@ -119,7 +119,7 @@ public static class ModelBench
             var build = Stopwatch.StartNew();
             using var m = new OpenVlaForActionPrediction(c, new ModelOptions(CPU, ScalarType.BFloat16));
             m.eval();
-            log.WriteLine(FormattableString.Invariant($"built in {build.Elapsed.TotalSeconds:0.0} s; peak RSS {BenchUtil.PeakRssBytes() / 1e9:0.00} GB"));
+            log.WriteLine(FormattableString.Invariant($"built in {build.Elapsed.TotalSeconds:0.0} s; peak RSS {PeakRss() / 1e9:0.00} GB"));
             long total = ParameterShapes.Total(c);
             long llm = ParameterShapes.Summary(c).First(x => x.Component == "llm").Params;
             foreach (int views in new[] { 1, 3 })
@@ -139,7 +139,16 @@ public static class ModelBench
                 limits.Add(($"decode {views} view(s)", td.Median, llm * 2.0 / (gbs * 1e9), "memory: LLM weight bytes at read bandwidth"));
             }
         }
-        return new ModelBenchResult(timings, gflops, gbs, limits, BenchUtil.PeakRssBytes());
+        return new ModelBenchResult(timings, gflops, gbs, limits, PeakRss());
+    }
+
+    /// <summary>VmHWM from /proc/self/status (split on any whitespace: the field is "VmHWM:\t  123 kB").</summary>
+    public static long PeakRss()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        return Environment.WorkingSet;
     }
 
     public static void Print(ModelBenchResult r, TextWriter w)

@@ -10,6 +10,8 @@ public static class BenchCommands
     {
         var bench = new Command("bench", "Run benchmarks (speed and memory figures, measured side by side in one run).");
         bench.Subcommands.Add(Sim());
+        bench.Subcommands.Add(Prepare());
+        bench.Subcommands.Add(Convert());
         return bench;
     }
 
@@ -28,6 +30,40 @@ public static class BenchCommands
             var res = SimBench.Run(r.GetValue(task)!, r.GetValue(steps), r.GetValue(camSteps), r.GetValue(repeats), Console.Out);
             Console.WriteLine();
             foreach (var t in new[] { res.NoCameras, res.WithCameras, res.CLoop, res.OursVsC }) Console.WriteLine(t);
+        }));
+        return cmd;
+    }
+
+    private static Command Prepare()
+    {
+        var cmd = new Command("prepare", "Expert episodes/min with 1 and 2 workers, and ZARR write/read MB/s against zarr-python on the same arrays.");
+        var task = new Option<string>("--task") { Description = "Task to record", DefaultValueFactory = _ => "LiftBarrier" };
+        var episodes = new Option<int>("--episodes") { Description = "Episodes per recording run", DefaultValueFactory = _ => 4 };
+        var repeats = new Option<int>("--repeats") { Description = "Interleaved repeats; medians are reported", DefaultValueFactory = _ => 3 };
+        cmd.Options.Add(task); cmd.Options.Add(episodes); cmd.Options.Add(repeats);
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            var (one, two) = PrepareBench.EpisodesPerMinute(r.GetValue(task)!, r.GetValue(episodes), r.GetValue(repeats), Console.Out);
+            var io = DataBench.Prepare(new DataBench.PrepareOptions { Repeats = r.GetValue(repeats) }, Console.Out);
+            Console.WriteLine();
+            foreach (var t in new[] { one, two, io.OursWrite, io.PythonWrite, io.OursRead, io.PythonRead }) Console.WriteLine(t);
+            Console.WriteLine(FormattableString.Invariant($"{"2 workers / 1 worker",-44} {two.Median / one.Median:0.00} x"));
+            Console.WriteLine(FormattableString.Invariant($"{"ZARR ours / zarr-python (target >= 2)",-44} write {io.WriteRatio:0.00} x, read {io.ReadRatio:0.00} x"));
+        }));
+        return cmd;
+    }
+
+    private static Command Convert()
+    {
+        var cmd = new Command("convert", "ZARR->RLDS conversion MB/s and training-loader samples/s (3 views: PNG decode + resize to 224).");
+        var zarr = new Option<string?>("--zarr") { Description = "Store to convert (default: a synthetic 240x320 recording)" };
+        var repeats = new Option<int>("--repeats") { Description = "Repeats; medians are reported", DefaultValueFactory = _ => 2 };
+        cmd.Options.Add(zarr); cmd.Options.Add(repeats);
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            var res = DataBench.Convert(new DataBench.ConvertOptions { ZarrPath = r.GetValue(zarr), Repeats = r.GetValue(repeats) }, Console.Out);
+            Console.WriteLine();
+            foreach (var t in new[] { res.ConvertMegabytesPerSecond, res.ConvertStepsPerSecond, res.LoaderSamplesPerSecond }) Console.WriteLine(t);
         }));
         return cmd;
     }

@@ -64,19 +64,7 @@ public static class EvalCommand
     private static Func<EvalPolicy> ReplayFactory(string task, string dataRoot, string? configFile)
     {
         var (cfg, _) = TaskRegistry.Load(task, configFile);
-        string zarr = Path.Combine(dataRoot, "zarr");
-        var stores = Enumerable.Range(0, cfg.Agents.Count).Select(i =>
-        {
-            var found = Directory.Exists(zarr)
-                ? Directory.GetDirectories(zarr, $"{cfg.Name}_Agent{i}_*.zarr").Where(ZarrEpisodeWriter.IsComplete).Order().ToList()
-                : [];
-            return found.Count switch
-            {
-                0 => throw new FileNotFoundException($"no finished {cfg.Name}_Agent{i}_*.zarr under {zarr}; run `prepare --task {cfg.Name}` first"),
-                1 => found[0],
-                _ => throw new ArgumentException($"several recordings for agent {i} under {zarr}: {string.Join(", ", found.Select(Path.GetFileName))}; move the ones you don't want"),
-            };
-        }).ToList();
+        var stores = Enumerable.Range(0, cfg.Agents.Count).Select(i => ConvertCommand.FindStore(Path.Combine(dataRoot, "zarr"), cfg.Name, i)).ToList();
         return () => new ReplayPolicy(stores.Select(s => new ReplayAgentPolicy(s)).ToList());
     }
 

@@ -10,6 +10,7 @@ public static class Root
         var root = new RootCommand("RoboFactory.NET: multi-arm robot learning with OpenVLA, end to end (simulate, demonstrate, convert, train, evaluate).");
         root.Subcommands.Add(SimCommands.Build());
         root.Subcommands.Add(PrepareCommand.Build());
+        root.Subcommands.Add(ConvertCommand.Build());
         root.Subcommands.Add(EvalCommand.Build());
         root.Subcommands.Add(BenchCommands.Build());
         root.Subcommands.Add(ModelCommands.Build());

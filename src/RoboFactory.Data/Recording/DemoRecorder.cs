@@ -73,7 +73,7 @@ public static class DemoRecorder
                 throw new ArgumentException($"{path} already exists (finished); pass --overwrite to replace it");
             var attrs = new JsonObject
             {
-                ["task"] = config.Name, ["env_id"] = config.EnvId, ["instruction"] = config.Instruction, ["agent_id"] = i,
+                ["task"] = config.Name, ["env_id"] = config.EnvId, ["language_instruction"] = config.Instruction, ["agent_id"] = i,
                 ["num_agents"] = config.Agents.Count, ["control_freq"] = config.Physics.ControlFreq,
                 ["action"] = "7 absolute joint targets (rad) + gripper command in [-1, 1]",
                 ["state"] = "measured 7 joint positions (rad) + gripper opening (m)",
