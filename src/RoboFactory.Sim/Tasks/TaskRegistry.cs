@@ -11,6 +11,7 @@ public sealed record TaskEntry(string Name, string ConfigFile, Func<TaskConfig, 
 /// <summary>Maps task names ("LiftBarrier" or "LiftBarrier-rf") to their config and logic.</summary>
 public static class TaskRegistry
 {
+    // One line per task: name, YAML under configs/table/, success logic.
     private static readonly TaskEntry[] Entries =
     [
         new("LiftBarrier", "lift_barrier.yaml", c => new LiftBarrierTask(c)),

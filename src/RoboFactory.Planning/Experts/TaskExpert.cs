@@ -1,0 +1,41 @@
+using RoboFactory.Sim.Env;
+using RoboFactory.Sim.Math;
+
+namespace RoboFactory.Planning;
+
+/// <summary>Result of one expert episode.</summary>
+public sealed record ExpertOutcome(int Seed, bool Success, int Steps, string? FailureReason);
+
+/// <summary>A scripted expert: the part of a task that cannot be data besides its success check.</summary>
+public abstract class TaskExpert
+{
+    /// <summary>Runs the scripted solution on an environment that was just reset.</summary>
+    protected abstract void Solve(MotionExecutor ex);
+
+    /// <summary>Resets to <paramref name="seed"/>, runs the script, and reports success as the environment judges it at the last step.</summary>
+    public ExpertOutcome Run(MultiAgentEnv env, int seed, StepCallback? onStep = null)
+    {
+        var obs = env.Reset(seed);
+        using var ex = new MotionExecutor(env, obs, onStep);
+        try
+        {
+            Solve(ex);
+        }
+        catch (ExpertAbortedException e)
+        {
+            return new ExpertOutcome(seed, false, ex.Steps, e.Message);
+        }
+        bool success = ex.Last?.Success ?? false;
+        return new ExpertOutcome(seed, success, ex.Steps, success ? null : "task not solved at the end of the script");
+    }
+
+    /// <summary>Top-down grasp orientation: TCP z along world −z, fingers closing along the horizontal <paramref name="closingAxis"/>.</summary>
+    public static Quat TopDownGrasp(Vec3 closingAxis, Vec3 preferY)
+    {
+        var y = new Vec3(closingAxis.X, closingAxis.Y, 0).Normalized();
+        if (y.Dot(preferY) < 0) y = -y; // the gripper is symmetric: pick the side that needs less wrist rotation
+        var z = new Vec3(0, 0, -1);
+        var x = y.Cross(z);
+        return Quat.FromMatrix([x.X, y.X, z.X, x.Y, y.Y, z.Y, x.Z, y.Z, z.Z]);
+    }
+}
