@@ -1,0 +1,89 @@
+using RoboFactory.Vla.Config;
+using RoboFactory.Vla.Imaging;
+using RoboFactory.Vla.Inference;
+using RoboFactory.Vla.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RoboFactory.Vla.Tests;
+
+public class ModelApiTests
+{
+    /// <summary>A stand-in LoRA wrapper: base_layer + a zero-initialised delta, as PEFT names it.</summary>
+    sealed class Wrapped : nn.Module<Tensor, Tensor>
+    {
+        internal nn.Module<Tensor, Tensor> base_layer;
+        internal Parameter delta;
+        public Wrapped(nn.Module<Tensor, Tensor> inner, long outFeatures) : base("Wrapped")
+        {
+            base_layer = inner;
+            delta = new Parameter(torch.zeros(outFeatures));
+            RegisterComponents();
+        }
+        public override Tensor forward(Tensor x) => base_layer.forward(x) + delta;
+    }
+
+    [Fact]
+    public void LinearSlots_CoverLoraTargets_And_CanBeReplacedByName()
+    {
+        using var m = Pretrained.Create(OpenVlaConfig.Tiny, seed: 4);
+        var slots = m.LinearSlots().Select(s => s.Path).ToHashSet();
+        foreach (var s in new[] { "q_proj", "k_proj", "v_proj", "o_proj" }) Assert.Contains($"language_model.model.layers.0.self_attn.{s}", slots);
+        foreach (var s in new[] { "gate_proj", "up_proj", "down_proj" }) Assert.Contains($"language_model.model.layers.3.mlp.{s}", slots);
+        Assert.Contains("language_model.lm_head", slots);
+        Assert.Contains("projector.fc1", slots);
+        Assert.Contains("vision_backbone.featurizer.blocks.0.attn.qkv", slots);
+        Assert.Contains("vision_backbone.fused_featurizer.blocks.2.mlp.fc2", slots);
+        Assert.Contains("vision_backbone.featurizer.patch_embed.proj", slots); // PEFT "all-linear" also hits this Conv2d
+        Assert.Contains("vision_backbone.fused_featurizer.attn_pool.kv", slots);
+
+        var px = torch.randn(1, 6, 112, 112, generator: new Generator(1));
+        var ids = torch.tensor(new long[] { 1, 5, 6, 7 }).unsqueeze(0);
+        using var before = m.Forward(px, ids);
+        m.ReplaceLinear("language_model.model.layers.1.self_attn.q_proj", inner => new Wrapped(inner, 256));
+        var names = m.named_parameters().Select(p => p.name).ToList();
+        Assert.Contains("language_model.model.layers.1.self_attn.q_proj.base_layer.weight", names);
+        Assert.Contains("language_model.model.layers.1.self_attn.q_proj.delta", names);
+        Assert.DoesNotContain("language_model.model.layers.1.self_attn.q_proj.weight", names);
+        using var after = m.Forward(px, ids);
+        Assert.True(before.Logits.allclose(after.Logits, 1e-5, 1e-5));
+        Assert.Throws<ArgumentException>(() => m.ReplaceLinear("language_model.no_such", x => x));
+    }
+
+    [Fact]
+    public void Training_LossBackward_ReachesAllUsedParameters()
+    {
+        using var m = Pretrained.Create(OpenVlaConfig.Tiny, seed: 5);
+        m.train();
+        var px = torch.randn(2, 6, 112, 112, generator: new Generator(2));
+        var ids = torch.tensor(new long[] { 1, 5, 6, 3900, 3901, 2, 1, 8, 3950, 3951, 2, 4096 }).reshape(2, 6);
+        var labels = ids.clone();
+        labels[.., ..3] = torch.tensor(-100L);
+        labels[1, 5] = torch.tensor(-100L);
+        using var o = m.Forward(px, ids, ids != 4096, labels);
+        Assert.True(o.Loss!.item<float>() > 0);
+        o.Loss.backward();
+        var noGrad = m.named_parameters().Where(p => p.parameter.grad is null).Select(p => p.name).ToList();
+        // Unused by design: blocks after depth-2, final ViT norms and SigLIP's attn_pool.
+        Assert.All(noGrad, n => Assert.True(n.Contains(".blocks.3.") || n.Contains(".norm.") || n.Contains("attn_pool"), n));
+        Assert.Contains(m.named_parameters(), p => p.name == "language_model.model.layers.0.self_attn.q_proj.weight" && p.parameter.grad is not null);
+    }
+
+    [Fact]
+    public void Predictor_RunsEndToEnd_OnPngViews()
+    {
+        using var dir = new TempDir();
+        var img = new RgbImage(64, 48);
+        new Random(3).NextBytes(img.Pixels);
+        Png.Write(dir.File("a.png"), img);
+        var back = Png.Read(dir.File("a.png"));
+        Assert.Equal(img.Pixels, back.Pixels);
+        using var p = VlaPredictor.Load("tiny");
+        var stats = new ActionStatistics { Q01 = Enumerable.Repeat(-0.5, 8).ToArray(), Q99 = Enumerable.Repeat(0.5, 8).ToArray(), Mask = [.. Enumerable.Repeat(true, 7), false] };
+        var r = p.Predict([back, back], "Pick up the cube", stats);
+        Assert.Equal(8, r.TokenIds.Length);
+        Assert.Equal(8, r.Action.Length);
+        Assert.All(r.Action.Take(7), a => Assert.InRange(a, -0.5, 0.5));
+    }
+}
