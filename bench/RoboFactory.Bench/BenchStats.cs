@@ -48,7 +48,7 @@ public static class BenchUtil
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
             if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+                return long.Parse(line["VmHWM:".Length..].Replace("kB", "").Trim()) * 1024; // "VmHWM:\t 123 kB"; no padding above 10 GB
         return Environment.WorkingSet;
     }
 }

@@ -76,8 +76,8 @@ public class ModelApiTests
         using var dir = new TempDir();
         var img = new RgbImage(64, 48);
         new Random(3).NextBytes(img.Pixels);
-        Png.Write(dir.File("a.png"), img);
-        var back = Png.Read(dir.File("a.png"));
+        img.Write(dir.File("a.png"));
+        var back = RgbImage.Read(dir.File("a.png"));
         Assert.Equal(img.Pixels, back.Pixels);
         using var p = VlaPredictor.Load("tiny");
         var stats = new ActionStatistics { Q01 = Enumerable.Repeat(-0.5, 8).ToArray(), Q99 = Enumerable.Repeat(0.5, 8).ToArray(), Mask = [.. Enumerable.Repeat(true, 7), false] };

@@ -12,6 +12,7 @@ public static class BenchCommands
         bench.Subcommands.Add(Sim());
         bench.Subcommands.Add(Prepare());
         bench.Subcommands.Add(Convert());
+        bench.Subcommands.Add(ModelCommands.BuildBenchCommand());
         return bench;
     }
 

@@ -8,6 +8,7 @@ public static class Root
     public static RootCommand Build()
     {
         var root = new RootCommand("RoboFactory.NET: multi-arm robot learning with OpenVLA, end to end (simulate, demonstrate, convert, train, evaluate).");
+        root.Subcommands.Add(QuickstartCommand.Build());
         root.Subcommands.Add(SimCommands.Build());
         root.Subcommands.Add(PrepareCommand.Build());
         root.Subcommands.Add(ConvertCommand.Build());

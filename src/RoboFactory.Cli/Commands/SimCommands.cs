@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
-using RoboFactory.Sim.Rendering;
+using RoboFactory.Sim.Imaging;
 using RoboFactory.Sim.Robots;
 using RoboFactory.Sim.Tasks;
 

@@ -1,3 +1,5 @@
+using RoboFactory.Sim.Imaging;
+
 namespace RoboFactory.Data.Imaging;
 
 /// <summary>Layout conversions and the loader's resize.</summary>

@@ -1,3 +1,4 @@
+using RoboFactory.Data.Imaging;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
@@ -193,15 +194,8 @@ public static class DemoRecorder
     /// <summary>HWC (renderer) to CHW (upstream ZARR layout).</summary>
     public static byte[] ToChw(CameraImage img)
     {
-        int hw = img.Width * img.Height;
-        var chw = new byte[3 * hw];
-        var src = img.Rgb;
-        for (int p = 0; p < hw; p++)
-        {
-            chw[p] = src[3 * p];
-            chw[hw + p] = src[3 * p + 1];
-            chw[2 * hw + p] = src[3 * p + 2];
-        }
+        var chw = new byte[img.Rgb.Length];
+        Imaging.ImageOps.HwcToChw(img.Rgb, chw, 3, img.Height, img.Width);
         return chw;
     }
 

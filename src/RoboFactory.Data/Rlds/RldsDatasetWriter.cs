@@ -1,6 +1,6 @@
 using System.IO.Compression;
 using System.Text;
-using RoboFactory.Data.Imaging;
+using RoboFactory.Sim.Imaging;
 using RoboFactory.Data.Stats;
 using RoboFactory.Data.TfRecord;
 

@@ -1,4 +1,5 @@
 using RoboFactory.Data.Imaging;
+using RoboFactory.Sim.Imaging;
 
 namespace RoboFactory.Data.Rlds;
 

@@ -1,5 +1,6 @@
-using System.Collections;
 using RoboFactory.Data.Imaging;
+using System.Collections;
+using RoboFactory.Sim.Imaging;
 
 namespace RoboFactory.Data.Rlds;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace RoboFactory.Data.Imaging;
+namespace RoboFactory.Sim.Imaging;
 
 /// <summary>An 8-bit image, row-major HWC (channels 1 = gray, 2 = gray+alpha, 3 = RGB, 4 = RGBA).</summary>
 public sealed record Image8(int Width, int Height, int Channels, byte[] Pixels)
@@ -31,6 +31,21 @@ public static class Png
 
     public static byte[] Encode(Image8 image, CompressionLevel level = CompressionLevel.Fastest) =>
         Encode(image.Pixels, image.Width, image.Height, image.Channels, level);
+
+    /// <summary>Writes an 8-bit RGB image (HWC, top row first) to a PNG file, creating the folder.</summary>
+    public static void Write(string path, ReadOnlySpan<byte> rgb, int width, int height)
+    {
+        string? dir = Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+        File.WriteAllBytes(path, Encode(rgb, width, height, 3));
+    }
+
+    /// <summary>Reads a PNG file as 8-bit RGB (gray and alpha are converted); errors name the file.</summary>
+    public static Image8 ReadRgb(string path)
+    {
+        try { return Decode(File.ReadAllBytes(path)).ToRgb(); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+    }
 
     public static byte[] Encode(ReadOnlySpan<byte> pixels, int width, int height, int channels,
         CompressionLevel level = CompressionLevel.Fastest)
@@ -172,7 +187,7 @@ public static class Png
                     for (int x = 0; x < stride; x++)
                     {
                         int a = x >= bpp ? dst[x - bpp] : 0, b = prev[x], c = x >= bpp ? prev[x - bpp] : 0;
-                        int p = a + b - c, pa = Math.Abs(p - a), pb = Math.Abs(p - b), pc = Math.Abs(p - c);
+                        int p = a + b - c, pa = System.Math.Abs(p - a), pb = System.Math.Abs(p - b), pc = System.Math.Abs(p - c);
                         dst[x] = (byte)(src[x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c));
                     }
                     break;
