@@ -7,6 +7,7 @@ public static class ExpertRegistry
     private static readonly Dictionary<string, Func<TaskExpert>> Experts = new()
     {
         ["LiftBarrier"] = () => new LiftBarrierExpert(),
+        ["PickMeat"] = () => new PickMeatExpert(),
     };
 
     public static TaskExpert Get(string task)

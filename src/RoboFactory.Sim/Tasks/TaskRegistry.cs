@@ -15,6 +15,7 @@ public static class TaskRegistry
     private static readonly TaskEntry[] Entries =
     [
         new("LiftBarrier", "lift_barrier.yaml", c => new LiftBarrierTask(c)),
+        new("PickMeat", "pick_meat.yaml", c => new PickMeatTask(c)),
     ];
 
     public static IReadOnlyList<TaskEntry> All => Entries;
