@@ -8,6 +8,7 @@ public static class ExpertRegistry
     {
         ["LiftBarrier"] = () => new LiftBarrierExpert(),
         ["PickMeat"] = () => new PickMeatExpert(),
+        ["StackCube"] = () => new StackCubeExpert(),
     };
 
     public static TaskExpert Get(string task)
