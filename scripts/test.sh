@@ -23,7 +23,9 @@ for trx in "$RESULTS"/*.trx; do
   [ -f "$trx" ] || continue
   c=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
   p=$(echo "$c" | sed -n 's/.* passed="\([0-9]*\)".*/\1/p'); f=$(echo "$c" | sed -n 's/.* failed="\([0-9]*\)".*/\1/p')
+  t=$(echo "$c" | sed -n 's/.* total="\([0-9]*\)".*/\1/p')
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  if [ "${t:-0}" -eq 0 ]; then echo "test: $(basename "$trx") ran no test" >&2; failed=$((failed + 1)); fi
 done
 n_proj=$(ls tests/*/*.Tests.csproj | wc -l); n_trx=$(ls "$RESULTS"/*.trx 2>/dev/null | wc -l)
 if [ "$n_trx" -lt "$n_proj" ]; then

@@ -1,0 +1,138 @@
+using RoboFactory.Cli.Commands;
+
+namespace RoboFactory.Cli.Tests;
+
+/// <summary>The public command-line interface: names, flags, exit codes and messages users script against.</summary>
+[Collection("console")] // the tests redirect Console.Out/Error
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var o = new StringWriter();
+        var e = new StringWriter();
+        Console.SetOut(o);
+        Console.SetError(e);
+        try
+        {
+            int code = Root.Build().Parse(args).Invoke();
+            return (code, o.ToString(), e.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+        }
+    }
+
+    [Fact]
+    public void HelpListsEveryCommandGroup()
+    {
+        var (code, output, _) = Run("--help");
+        Assert.Equal(0, code);
+        foreach (var c in new[] { "quickstart", "sim", "prepare", "convert", "eval", "model", "bench" })
+            Assert.Contains(c, output);
+    }
+
+    [Fact]
+    public void IssueFlagsAreAccepted()
+    {
+        // the interface written in the issues; parsing must succeed (no invocation)
+        string[][] lines =
+        [
+            ["prepare", "--task", "LiftBarrier", "--num", "150", "--workers", "2", "--seed-start", "0", "--out", "data", "--resume"],
+            ["convert", "--task", "LiftBarrier", "--agent-id", "0", "--zarr", "x.zarr", "--out", "data/rlds"],
+            ["eval", "--policy", "expert", "--task", "LiftBarrier-rf", "--config", "configs/table/lift_barrier.yaml", "--episodes", "100",
+                "--seed-start", "1000", "--max-steps", "250", "--workers", "2", "--video", "3"],
+            ["sim", "rollout", "--task", "LiftBarrier", "--seed", "0", "--steps", "200", "--policy", "random"],
+            ["sim", "render", "--task", "LiftBarrier", "--seed", "0", "--out", "dir"],
+            ["model", "info", "--config", "tiny"],
+        ];
+        foreach (var line in lines)
+            Assert.True(Root.Build().Parse(line).Errors.Count == 0, $"{string.Join(' ', line)}: {string.Join("; ", Root.Build().Parse(line).Errors.Select(e => e.Message))}");
+    }
+
+    [Fact]
+    public void SimInfoDescribesTheTask()
+    {
+        var (code, output, _) = Run("sim", "info", "--task", "LiftBarrier-rf");
+        Assert.Equal(0, code);
+        Assert.Contains("lift the barrier", output);
+        Assert.Contains("head_camera_agent1", output);
+        Assert.Contains("wrist_camera_agent", output);
+        Assert.Contains("Box(8)", output);
+    }
+
+    [Fact]
+    public void UnknownTaskIsAClearErrorWithExitCode2()
+    {
+        var (code, _, err) = Run("sim", "info", "--task", "LiftBarrel");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown task 'LiftBarrel'", err);
+        Assert.Contains("LiftBarrier", err);
+    }
+
+    [Fact]
+    public void BadConfigFileNamesTheFile()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"bad_{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(path, "name: LiftBarrier\n");
+        try
+        {
+            var (code, _, err) = Run("sim", "info", "--task", "LiftBarrier", "--config", path);
+            Assert.Equal(2, code);
+            Assert.Contains(path, err);
+            Assert.Contains("missing required key", err);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void RolloutPrintsStepsPerSecondAndAStableHash()
+    {
+        var a = Run("sim", "rollout", "--task", "LiftBarrier", "--steps", "20", "--policy", "random", "--seed", "3");
+        var b = Run("sim", "rollout", "--task", "LiftBarrier", "--steps", "20", "--policy", "random", "--seed", "3");
+        Assert.Equal(0, a.Code);
+        Assert.Contains("steps/s", a.Out);
+        string Hash(string s) => s.Split('\n').Single(l => l.StartsWith("state hash"));
+        Assert.Equal(Hash(a.Out), Hash(b.Out));
+    }
+
+    [Fact]
+    public void RenderWritesOnePngPerCamera()
+    {
+        string dir = Directory.CreateTempSubdirectory("rf-render-").FullName;
+        try
+        {
+            var (code, _, _) = Run("sim", "render", "--task", "LiftBarrier", "--out", dir);
+            Assert.Equal(0, code);
+            var files = Directory.GetFiles(dir).Select(f => Path.GetFileName(f)!).Order().ToArray();
+            Assert.Equal(["head_camera_agent0.png", "head_camera_agent1.png", "head_camera_global.png", "render_camera.png",
+                "wrist_camera_agent0.png", "wrist_camera_agent1.png"], files);
+            var img = RoboFactory.Sim.Imaging.Png.ReadRgb(Path.Combine(dir, "render_camera.png"));
+            Assert.Equal((640, 360), (img.Width, img.Height));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void EvalRejectsAnUnknownPolicy()
+    {
+        var (code, _, err) = Run("eval", "--policy", "magic", "--task", "LiftBarrier");
+        Assert.NotEqual(0, code);
+        Assert.Contains("magic", err);
+    }
+
+    [Fact]
+    public void ConvertWithoutRecordingsSaysToRunPrepare()
+    {
+        string dir = Directory.CreateTempSubdirectory("rf-conv-").FullName;
+        try
+        {
+            var (code, _, err) = Run("convert", "--task", "LiftBarrier", "--data", dir);
+            Assert.Equal(2, code);
+            Assert.Contains("run `prepare --task LiftBarrier` first", err);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}
