@@ -9,6 +9,7 @@ public static class ExpertRegistry
         ["LiftBarrier"] = () => new LiftBarrierExpert(),
         ["PickMeat"] = () => new PickMeatExpert(),
         ["StackCube"] = () => new StackCubeExpert(),
+        ["TwoRobotsStackCube"] = () => new TwoRobotsStackCubeExpert(),
     };
 
     public static TaskExpert Get(string task)

@@ -17,6 +17,7 @@ public static class TaskRegistry
         new("LiftBarrier", "lift_barrier.yaml", c => new LiftBarrierTask(c)),
         new("PickMeat", "pick_meat.yaml", c => new PickMeatTask(c)),
         new("StackCube", "stack_cube.yaml", c => new StackCubeTask(c)),
+        new("TwoRobotsStackCube", "two_robots_stack_cube.yaml", c => new TwoRobotsStackCubeTask(c)),
     ];
 
     public static IReadOnlyList<TaskEntry> All => Entries;
