@@ -7,6 +7,7 @@ public static class ExpertRegistry
     private static readonly Dictionary<string, Func<TaskExpert>> Experts = new()
     {
         ["LiftBarrier"] = () => new LiftBarrierExpert(),
+        ["ThreeRobotsStackCube"] = () => new ThreeRobotsStackCubeExpert(),
         ["PickMeat"] = () => new PickMeatExpert(),
         ["StackCube"] = () => new StackCubeExpert(),
         ["TwoRobotsStackCube"] = () => new TwoRobotsStackCubeExpert(),

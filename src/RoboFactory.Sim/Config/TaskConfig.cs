@@ -58,6 +58,7 @@ public sealed record GeomConfig(GeomType Type, double[] Size, Vec3 Pos, Quat Qua
 /// plus an optional uniformly random yaw.
 /// </summary>
 /// <param name="GraspPoints">annotated grasp/contact points in the object's frame (the experts use them)</param>
+/// <param name="AttachXy">optional: after drawing, the object's xy is replaced by another (earlier) object's xy plus an offset</param>
 public sealed record ObjectConfig(
     string Name,
     BodyKind Kind,
@@ -67,7 +68,15 @@ public sealed record ObjectConfig(
     double Mass,
     double Friction,
     IReadOnlyList<GeomConfig> Geoms,
-    IReadOnlyList<Vec3> GraspPoints);
+    IReadOnlyList<Vec3> GraspPoints,
+    XyAttachment? AttachXy = null);
+
+/// <summary>
+/// Places an object relative to another one drawn before it (YAML `attach_xy_to: {object: NAME, offset: [dx, dy]}`):
+/// upstream snaps some objects after initialisation (a camera onto its pedestal, the meat in front of the pot).
+/// Only x and y are replaced, in world axes; z and the orientation keep their own draw.
+/// </summary>
+public sealed record XyAttachment(string Object, double OffsetX, double OffsetY);
 
 /// <summary>A fixed camera. <see cref="Pose"/> is in MuJoCo's camera convention (looks along −z, +y up).</summary>
 public sealed record CameraConfig(string Name, Pose Pose, int Width, int Height, double FovyDegrees, double Near, double Far);

@@ -32,6 +32,9 @@ public static class TaskConfigLoader
 
         var objects = root["objects"].Items().Select(ReadObject).ToList();
         Unique(objects.Select(o => o.Name), root["objects"], "object");
+        for (int k = 0; k < objects.Count; k++)
+            if (objects[k].AttachXy is { } at && !objects.Take(k).Any(o => o.Name == at.Object))
+                throw root["objects"].Invalid($"object '{objects[k].Name}': attach_xy_to names '{at.Object}', which must be an object listed before it");
 
         var cameras = root["cameras"].Items().Select(ReadCamera).ToList();
         Unique(cameras.Select(c => c.Name), root["cameras"], "camera");
@@ -68,7 +71,7 @@ public static class TaskConfigLoader
 
     private static ObjectConfig ReadObject(ConfigNode o)
     {
-        o.AllowOnly("name", "kind", "pose", "randomize", "mass", "friction", "geoms", "grasp_points");
+        o.AllowOnly("name", "kind", "pose", "randomize", "mass", "friction", "geoms", "grasp_points", "attach_xy_to");
         string kindText = o["kind"].String();
         var kind = kindText switch
         {
@@ -90,7 +93,14 @@ public static class TaskConfigLoader
         var geoms = o["geoms"].Items().Select(ReadGeom).ToList();
         if (geoms.Count == 0) throw o["geoms"].Invalid("at least one geom is required");
         var grasp = o.Optional("grasp_points")?.Items().Select(Vector).ToList() ?? [];
-        return new ObjectConfig(o["name"].String(), kind, pose, randomP, randomYaw, mass, friction, geoms, grasp);
+        XyAttachment? attach = null;
+        if (o.Optional("attach_xy_to") is { } at)
+        {
+            at.AllowOnly("object", "offset");
+            var off = at.Optional("offset")?.Doubles(2) ?? [0, 0];
+            attach = new XyAttachment(at["object"].String(), off[0], off[1]);
+        }
+        return new ObjectConfig(o["name"].String(), kind, pose, randomP, randomYaw, mass, friction, geoms, grasp, attach);
     }
 
     private static GeomConfig ReadGeom(ConfigNode g)

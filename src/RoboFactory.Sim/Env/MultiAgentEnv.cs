@@ -85,12 +85,16 @@ public sealed class MultiAgentEnv : IDisposable
             ctrl[arm.ActuatorIndex[7]] = init[7];
             ctrl[arm.ActuatorIndex[8]] = init[8];
         }
+        var drawn = new Dictionary<string, Vec3>();
         for (int k = 0; k < Task.Objects.Count; k++)
         {
             var obj = Task.Objects[k];
             var idx = Scene.Objects[k];
             var u = new Vec3(rng.NextDouble(), rng.NextDouble(), rng.NextDouble());
             var p = obj.Pose.P + new Vec3(obj.RandomizeP.X * u.X, obj.RandomizeP.Y * u.Y, obj.RandomizeP.Z * u.Z);
+            // the draw above still happens, so attaching an object does not shift the random stream of the others
+            if (obj.AttachXy is { } at) p = new Vec3(drawn[at.Object].X + at.OffsetX, drawn[at.Object].Y + at.OffsetY, p.Z);
+            drawn[obj.Name] = p;
             var q = obj.RandomYaw ? Quat.FromYaw(rng.NextDouble() * 2 * System.Math.PI) * obj.Pose.Q : obj.Pose.Q;
             if (idx.IsDynamic)
             {

@@ -78,7 +78,12 @@ public static class SceneBuilder
             var (center, inertia) = BoxInertia(obj);
             body.Add(El("inertial", A("pos", Vec(center)), A("mass", obj.Mass), A("diaginertia", Vec(inertia))));
         }
-        else body.Add(A("mocap", "true"));
+        else
+        {
+            // a mocap body is moved, not simulated, so its mass has no effect; MuJoCo's compiler still wants one
+            // when every geom is massless (visual-only markers such as goal regions)
+            body.Add(A("mocap", "true"), El("inertial", A("pos", "0 0 0"), A("mass", 1), A("diaginertia", "0.001 0.001 0.001")));
+        }
 
         int g = 0;
         foreach (var geom in obj.Geoms)

@@ -1,0 +1,37 @@
+using RoboFactory.Sim.Config;
+using RoboFactory.Sim.Env;
+using RoboFactory.Sim.Math;
+
+namespace RoboFactory.Sim.Tasks;
+
+/// <summary>
+/// ThreeRobotsStackCube: B rests on A and C on B (each pair within success.stack_xy in the plane and
+/// success.stack_dz ± stack_dz_tolerance in height), B and C lie within success.goal_radius of the goal centre, and no
+/// cube is still held by the arm that carries it (A: agent 0, B: agent 1, C: agent 2). Upstream checked C's grasp
+/// against agent 0; checking the arm that actually carries C is the fix.
+/// </summary>
+public sealed class ThreeRobotsStackCubeTask(TaskConfig config) : TaskLogic(config)
+{
+    private readonly double stackXy = config.Success["stack_xy"];
+    private readonly double stackDz = config.Success["stack_dz"];
+    private readonly double stackDzTolerance = config.Success["stack_dz_tolerance"];
+    private readonly double goalRadius = config.Success["goal_radius"];
+    private readonly string goal = config.Object("goal_region").Name;
+    private readonly string[] cubes = [config.Object("cubeA").Name, config.Object("cubeB").Name, config.Object("cubeC").Name];
+
+    public override bool IsSuccess(MultiAgentEnv env)
+    {
+        var a = env.ObjectPose(cubes[0]).P;
+        var b = env.ObjectPose(cubes[1]).P;
+        var c = env.ObjectPose(cubes[2]).P;
+        var g = env.ObjectPose(goal).P;
+        return IsStacked(b, a) && IsStacked(c, b)
+            && PlanarDistance(b, g) < goalRadius && PlanarDistance(c, g) < goalRadius
+            && Enumerable.Range(0, cubes.Length).All(i => !env.IsGrasping(i, cubes[i]));
+    }
+
+    private bool IsStacked(Vec3 top, Vec3 bottom) =>
+        PlanarDistance(top, bottom) <= stackXy && System.Math.Abs(top.Z - bottom.Z - stackDz) <= stackDzTolerance;
+
+    public static double PlanarDistance(Vec3 a, Vec3 b) => System.Math.Sqrt((a.X - b.X) * (a.X - b.X) + (a.Y - b.Y) * (a.Y - b.Y));
+}

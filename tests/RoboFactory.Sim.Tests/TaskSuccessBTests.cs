@@ -1,0 +1,65 @@
+using RoboFactory.Sim.Env;
+using RoboFactory.Sim.Math;
+
+namespace RoboFactory.Sim.Tests;
+
+/// <summary>Success checks of the second batch of tasks, probed by placing objects directly around their thresholds.</summary>
+public class TaskSuccessBTests
+{
+    private static MultiAgentEnv Create(string task, int seed = 0)
+    {
+        var env = MultiAgentEnv.Create(task, new EnvOptions(RenderObservations: false));
+        env.Reset(seed);
+        return env;
+    }
+
+    /// <summary>Puts a dynamic object at <paramref name="p"/> with orientation <paramref name="q"/> (identity by default), at rest.</summary>
+    private static void Place(MultiAgentEnv env, string obj, Vec3 p, Quat? q = null)
+    {
+        var idx = env.Scene.Object(obj);
+        int a = idx.QposAddress;
+        var r = q ?? Quat.Identity;
+        double[] v = [p.X, p.Y, p.Z, r.W, r.X, r.Y, r.Z];
+        for (int k = 0; k < 7; k++) env.Data.Qpos[a + k] = v[k];
+        env.Data.Forward();
+    }
+
+    [Fact]
+    public void ThreeRobotsStackCubeNeedsBOnAAndCOnBNearTheGoal()
+    {
+        using var env = Create("ThreeRobotsStackCube");
+        Assert.False(env.Logic.IsSuccess(env));
+        var g = env.ObjectPose("goal_region").P;
+        void Stack(Vec3 a, Vec3 bOffset, Vec3 cOffset)
+        {
+            Place(env, "cubeA", a);
+            Place(env, "cubeB", a + new Vec3(0, 0, 0.04) + bOffset);
+            Place(env, "cubeC", a + new Vec3(0, 0, 0.08) + bOffset + cOffset);
+        }
+        var onGoal = new Vec3(g.X, g.Y, 0.02);
+        Stack(onGoal, Vec3.Zero, Vec3.Zero);
+        Assert.True(env.Logic.IsSuccess(env));
+        // C beside B by just under / just over the 0.03328 m planar tolerance
+        Stack(onGoal, Vec3.Zero, new Vec3(0.033, 0, 0));
+        Assert.True(env.Logic.IsSuccess(env));
+        Stack(onGoal, Vec3.Zero, new Vec3(0.034, 0, 0));
+        Assert.False(env.Logic.IsSuccess(env));
+        // B floating 6 mm above A (tolerance 5 mm); 4 mm is still stacked
+        Stack(onGoal, new Vec3(0, 0, 0.006), Vec3.Zero);
+        Assert.False(env.Logic.IsSuccess(env));
+        Stack(onGoal, new Vec3(0, 0, 0.004), Vec3.Zero);
+        Assert.True(env.Logic.IsSuccess(env));
+        // the whole stack just inside / outside the 0.12 m goal radius
+        Stack(onGoal + new Vec3(0, 0.119, 0), Vec3.Zero, Vec3.Zero);
+        Assert.True(env.Logic.IsSuccess(env));
+        Stack(onGoal + new Vec3(0, 0.121, 0), Vec3.Zero, Vec3.Zero);
+        Assert.False(env.Logic.IsSuccess(env));
+        // order matters: A on B is not B on A
+        Place(env, "cubeB", onGoal);
+        Place(env, "cubeA", onGoal + new Vec3(0, 0, 0.04));
+        Place(env, "cubeC", onGoal + new Vec3(0, 0, 0.08));
+        Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal("stack the cubes", env.Task.Instruction);
+        Assert.Equal(800, env.Task.MaxEpisodeSteps);
+    }
+}
