@@ -11,6 +11,7 @@ public static class ExpertRegistry
         ["PickMeat"] = () => new PickMeatExpert(),
         ["StackCube"] = () => new StackCubeExpert(),
         ["TwoRobotsStackCube"] = () => new TwoRobotsStackCubeExpert(),
+        ["PassShoe"] = () => new PassShoeExpert(),
     };
 
     public static TaskExpert Get(string task)

@@ -19,6 +19,7 @@ public static class TaskRegistry
         new("PickMeat", "pick_meat.yaml", c => new PickMeatTask(c)),
         new("StackCube", "stack_cube.yaml", c => new StackCubeTask(c)),
         new("TwoRobotsStackCube", "two_robots_stack_cube.yaml", c => new TwoRobotsStackCubeTask(c)),
+        new("PassShoe", "pass_shoe.yaml", c => new PassShoeTask(c)),
     ];
 
     public static IReadOnlyList<TaskEntry> All => Entries;
