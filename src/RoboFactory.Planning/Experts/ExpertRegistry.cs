@@ -12,6 +12,7 @@ public static class ExpertRegistry
         ["StackCube"] = () => new StackCubeExpert(),
         ["TwoRobotsStackCube"] = () => new TwoRobotsStackCubeExpert(),
         ["PassShoe"] = () => new PassShoeExpert(),
+        ["StrikeCube"] = () => new StrikeCubeExpert(),
     };
 
     public static TaskExpert Get(string task)

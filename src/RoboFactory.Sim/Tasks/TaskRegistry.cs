@@ -20,6 +20,7 @@ public static class TaskRegistry
         new("StackCube", "stack_cube.yaml", c => new StackCubeTask(c)),
         new("TwoRobotsStackCube", "two_robots_stack_cube.yaml", c => new TwoRobotsStackCubeTask(c)),
         new("PassShoe", "pass_shoe.yaml", c => new PassShoeTask(c)),
+        new("StrikeCube", "strike_cube.yaml", c => new StrikeCubeTask(c)),
     ];
 
     public static IReadOnlyList<TaskEntry> All => Entries;
