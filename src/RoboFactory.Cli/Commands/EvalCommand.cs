@@ -25,8 +25,9 @@ public static class EvalCommand
         var video = new Option<int>("--video") { Description = "Record MP4 videos of the first N episodes", DefaultValueFactory = _ => 0 };
         var outDir = new Option<string>("--out") { Description = "Results root", DefaultValueFactory = _ => "eval_results" };
         var run = new Option<string?>("--run") { Description = "Run name (default: a timestamp)" };
+        var device = new Option<string>("--device") { Description = "openvla: cpu or cuda (a CUDA build needs -p:TorchBackend=cuda)", DefaultValueFactory = _ => "cpu" };
         var data = new Option<string>("--data") { Description = "replay: data folder holding zarr/{Task}_Agent{i}_{num}.zarr", DefaultValueFactory = _ => "data" };
-        foreach (var o in new Option[] { policy, task, config, checkpoints, episodes, seedStart, maxSteps, workers, video, outDir, run, data }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { policy, task, config, checkpoints, device, episodes, seedStart, maxSteps, workers, video, outDir, run, data }) cmd.Options.Add(o);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             string taskName = r.GetValue(task)!;
@@ -36,7 +37,7 @@ public static class EvalCommand
             {
                 "expert" => () => new ExpertPolicy(taskName),
                 "replay" => ReplayFactory(taskName, r.GetValue(data)!, r.GetValue(config)),
-                _ => throw new ArgumentException("--policy openvla needs fine-tuned checkpoints from `train`, which this build does not have yet"),
+                _ => OpenVlaFactory(taskName, r.GetValue(checkpoints) ?? Path.Combine("checkpoints", "openvla"), r.GetValue(device)!, r.GetValue(config)),
             };
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("interrupted: finishing and writing partial results…"); };
@@ -59,6 +60,13 @@ public static class EvalCommand
             Print(report!);
         }));
         return cmd;
+    }
+
+    private static Func<EvalPolicy> OpenVlaFactory(string task, string root, string device, string? configFile)
+    {
+        var (cfg, _) = TaskRegistry.Load(task, configFile);
+        var dirs = OpenVlaPolicy.CheckpointDirs(root, cfg); // missing checkpoints are refused before anything is loaded
+        return () => OpenVlaPolicy.Load(dirs, device);
     }
 
     private static Func<EvalPolicy> ReplayFactory(string task, string dataRoot, string? configFile)

@@ -1,0 +1,69 @@
+using RoboFactory.Sim.Config;
+using RoboFactory.Sim.Env;
+using RoboFactory.Sim.Robots;
+using RoboFactory.Vla.Imaging;
+using RoboFactory.Vla.Training;
+
+namespace RoboFactory.Eval;
+
+/// <summary>
+/// `--policy openvla`: every agent acts from its own fine-tuned checkpoint ({checkpoints}/{Task}_Agent{i}). LoRA
+/// checkpoints on the same base share one frozen base model loaded once; each agent brings only its adapter.
+/// Each agent sees the views it was trained on, in training order (head, global, wrist), with the same preprocessing
+/// and its own dataset statistics for un-normalisation.
+/// </summary>
+public sealed class OpenVlaPolicy : ClosedLoopPolicy
+{
+    private readonly IReadOnlyList<VlaAgentPolicy> policies;
+
+    private OpenVlaPolicy(IReadOnlyList<VlaAgentPolicy> policies)
+        : base("openvla", policies.Select(p => (IAgentPolicy)new Agent(p)).ToList(), needsImages: true) => this.policies = policies;
+
+    /// <summary>Checkpoint folder of each agent, checked to exist before anything is loaded.</summary>
+    public static IReadOnlyList<string> CheckpointDirs(string root, TaskConfig task) =>
+        Enumerable.Range(0, task.Agents.Count).Select(i =>
+        {
+            string dir = Path.Combine(root, $"{task.EnvId}_Agent{i}");
+            string alt = Path.Combine(root, $"{task.Name}_Agent{i}");
+            if (Directory.Exists(dir)) return dir;
+            if (Directory.Exists(alt)) return alt;
+            throw new DirectoryNotFoundException($"no checkpoint for agent {i}: expected {dir} (train it with `train --policy openvla --task {task.EnvId} --agent-id {i}`)");
+        }).ToList();
+
+    public static OpenVlaPolicy Load(IReadOnlyList<string> checkpointDirs, string device = "cpu")
+    {
+        var dev = Vla.Model.Pretrained.ParseDevice(device);
+        return new OpenVlaPolicy(VlaAgentPolicy.LoadAgents(checkpointDirs, dev));
+    }
+
+    public override void Validate(MultiAgentEnv env, IReadOnlyList<int> seeds)
+    {
+        base.Validate(env, seeds);
+        var problems = new List<string>();
+        for (int i = 0; i < policies.Count; i++)
+        {
+            var c = policies[i].Checkpoint;
+            if (c.Info.ActionDim != PandaSpec.ActionDim || c.Statistics.Dimension != PandaSpec.ActionDim)
+                problems.Add($"agent {i} ({c.Directory}): action dim {c.Info.ActionDim} / statistics dim {c.Statistics.Dimension}, the task needs {PandaSpec.ActionDim}");
+            if (c.Info.Views != VlaViews.Count)
+                problems.Add($"agent {i} ({c.Directory}): trained on {c.Info.Views} view(s); eval feeds {VlaViews.Count} ({string.Join(", ", VlaViews.Descriptions)})");
+        }
+        if (problems.Count > 0) throw new ArgumentException("checkpoints do not fit the task:\n  " + string.Join("\n  ", problems));
+    }
+
+    public override void Dispose() => VlaAgentPolicy.DisposeAll(policies);
+
+    private sealed class Agent(VlaAgentPolicy policy) : IAgentPolicy
+    {
+        public void Reset(int seed) { }
+
+        public double[] Act(AgentObservation o, string instruction)
+        {
+            // the order training used: agent head camera, global camera, wrist camera
+            var views = new[] { o.HeadCamera, o.GlobalCamera, o.WristCamera }
+                .Select(img => img is null ? throw new InvalidOperationException("openvla needs rendered observations")
+                    : new RgbImage(img.Width, img.Height, img.Rgb)).ToList();
+            return policy.Act(views, instruction);
+        }
+    }
+}
