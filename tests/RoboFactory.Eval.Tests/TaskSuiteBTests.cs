@@ -16,6 +16,7 @@ public class TaskSuiteBTests : IDisposable
 
     [Theory]
     [InlineData("ThreeRobotsStackCube", 3)]
+    [InlineData("CameraAlignment", 3)]
     public void PrepareRecordsOneStorePerAgent(string task, int agents)
     {
         var prep = DemoRecorder.Run(new PrepareOptions(task, 2, OutRoot: root, ConfigFile: SmallImagesConfig(task)));
@@ -55,6 +56,7 @@ public class TaskSuiteBTests : IDisposable
 
     [Theory]
     [InlineData("ThreeRobotsStackCube")]
+    [InlineData("CameraAlignment")]
     public void ExpertSolvesSeedZeroInClosedLoopEvaluation(string task)
     {
         var report = Evaluator.Run(new EvalOptions(task, Episodes: 1, SeedStart: 0, OutRoot: root), () => new ExpertPolicy(task));

@@ -62,4 +62,44 @@ public class TaskSuccessBTests
         Assert.Equal("stack the cubes", env.Task.Instruction);
         Assert.Equal(800, env.Task.MaxEpisodeSteps);
     }
+
+    [Fact]
+    public void CameraAlignmentNeedsTheCameraAndTheMeatBothAboveTheThreshold()
+    {
+        using var env = Create("CameraAlignment");
+        Assert.False(env.Logic.IsSuccess(env));
+        var camera = env.ObjectPose("camera");
+        var meat = env.ObjectPose("meat");
+        void Lift(double cameraZ, double meatZ)
+        {
+            Place(env, "camera", camera.P with { Z = cameraZ }, camera.Q);
+            Place(env, "meat", meat.P with { Z = meatZ }, meat.Q);
+        }
+        Lift(0.201, 0.201);
+        Assert.True(env.Logic.IsSuccess(env));
+        Lift(0.199, 0.25);
+        Assert.False(env.Logic.IsSuccess(env));
+        Lift(0.25, 0.199);
+        Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal("align the camera", env.Task.Instruction);
+        Assert.Equal(1500, env.Task.MaxEpisodeSteps);
+    }
+
+    [Theory]
+    [InlineData("CameraAlignment", "camera", "pedestal", 0.0, 0.0)]
+    public void AttachedObjectsStartAtTheirAnchorsXyPlusTheOffset(string task, string obj, string anchor, double dx, double dy)
+    {
+        using var env = MultiAgentEnv.Create(task, new EnvOptions(RenderObservations: false));
+        var seen = new HashSet<double>();
+        for (int seed = 0; seed < 5; seed++)
+        {
+            env.Reset(seed);
+            var a = env.ObjectPose(anchor).P;
+            var o = env.ObjectPose(obj).P;
+            Assert.Equal(a.X + dx, o.X, 9);
+            Assert.Equal(a.Y + dy, o.Y, 9);
+            seen.Add(a.X);
+        }
+        Assert.True(seen.Count > 1, "the anchor itself is randomised");
+    }
 }

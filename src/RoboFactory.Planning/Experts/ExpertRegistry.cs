@@ -8,6 +8,7 @@ public static class ExpertRegistry
     {
         ["LiftBarrier"] = () => new LiftBarrierExpert(),
         ["ThreeRobotsStackCube"] = () => new ThreeRobotsStackCubeExpert(),
+        ["CameraAlignment"] = () => new CameraAlignmentExpert(),
         ["PickMeat"] = () => new PickMeatExpert(),
         ["StackCube"] = () => new StackCubeExpert(),
         ["TwoRobotsStackCube"] = () => new TwoRobotsStackCubeExpert(),
