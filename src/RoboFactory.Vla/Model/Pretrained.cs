@@ -41,10 +41,10 @@ public static class Pretrained
             if (name.EndsWith("scale_factor", StringComparison.Ordinal)) tmp.fill_(1e-5);
             else if (name.EndsWith("pos_embed", StringComparison.Ordinal)) nn.init.trunc_normal_(tmp, 0, 0.02, -0.04, 0.04, generator: gen);
             else if (name.EndsWith("cls_token", StringComparison.Ordinal) || name.EndsWith("reg_token", StringComparison.Ordinal) || name.EndsWith("latent", StringComparison.Ordinal))
-                nn.init.normal_(tmp, 0, 1e-6, generator: gen);
+                tmp.normal_(0, 1e-6, generator: gen);
             else if (leaf == "bias") tmp.zero_();
             else if (p.dim() == 1) tmp.fill_(1.0); // LayerNorm / RMSNorm weights
-            else nn.init.normal_(tmp, 0, 0.02, generator: gen);
+            else tmp.normal_(0, 0.02, generator: gen); // not nn.init.normal_: TorchSharp 0.107 ignores its generator
             p.copy_(tmp);
         }
     }

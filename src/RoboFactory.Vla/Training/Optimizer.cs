@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using RoboFactory.Vla.Checkpoint;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RoboFactory.Vla.Training;
+
+/// <summary>
+/// torch.optim.AdamW (decoupled weight decay, bias-corrected moments, eps outside the square root) over named
+/// parameters, with fp32 moments. Written out so its whole state is two tensors per parameter plus a step count,
+/// saved as optimizer.safetensors (keys "&lt;param&gt;.exp_avg" / ".exp_avg_sq", metadata step) — resuming restores it
+/// bit for bit. Parameters without a gradient are skipped that step (as torch does).
+/// </summary>
+public sealed class AdamW : IDisposable
+{
+    public const string FileName = "optimizer.safetensors";
+    readonly List<(string Name, Parameter P)> parameters;
+    readonly Dictionary<string, (Tensor M, Tensor V, long Step)> state = new();
+    public double Beta1 { get; }
+    public double Beta2 { get; }
+    public double Eps { get; }
+    public double WeightDecay { get; }
+
+    public AdamW(IEnumerable<(string Name, Parameter P)> parameters, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0.01)
+    {
+        this.parameters = parameters.ToList();
+        Beta1 = beta1; Beta2 = beta2; Eps = eps; WeightDecay = weightDecay;
+    }
+
+    public IReadOnlyList<(string Name, Parameter P)> Parameters => parameters;
+    public long TrainableCount => parameters.Sum(p => p.P.NumberOfElements);
+
+    public void ZeroGrad()
+    {
+        foreach (var (_, p) in parameters)
+            if (p.grad is { } g) { g.Dispose(); p.grad = null; }
+    }
+
+    /// <summary>Global L2 norm of the gradients; scales them to <paramref name="maxNorm"/> when above (clip_grad_norm_).</summary>
+    public double ClipGradNorm(double maxNorm)
+    {
+        using var noGrad = torch.no_grad();
+        double sq = 0;
+        foreach (var (_, p) in parameters)
+            if (p.grad is { } g) { using var n = g.to(ScalarType.Float64).pow(2).sum(); sq += n.item<double>(); }
+        double total = Math.Sqrt(sq);
+        double coef = maxNorm / (total + 1e-6);
+        if (maxNorm > 0 && coef < 1)
+            foreach (var (_, p) in parameters) p.grad?.mul_(coef);
+        return total;
+    }
+
+    public void Step(double lr)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (name, p) in parameters)
+        {
+            if (p.grad is not { } g) continue;
+            using var scope = NewDisposeScope();
+            if (!state.TryGetValue(name, out var s))
+                s = (torch.zeros_like(p, dtype: ScalarType.Float32).DetachFromDisposeScope(), torch.zeros_like(p, dtype: ScalarType.Float32).DetachFromDisposeScope(), 0);
+            long step = s.Step + 1;
+            var g32 = g.to(ScalarType.Float32);
+            s.M.mul_(Beta1).add_(g32, alpha: 1 - Beta1);
+            s.V.mul_(Beta2).addcmul_(g32, g32, value: 1 - Beta2);
+            double bc1 = 1 - Math.Pow(Beta1, step), bc2 = 1 - Math.Pow(Beta2, step);
+            var denom = (s.V.sqrt() / Math.Sqrt(bc2)).add_(Eps);
+            var p32 = p.dtype == ScalarType.Float32 ? p : p.to(ScalarType.Float32);
+            if (WeightDecay != 0) p32.mul_(1 - lr * WeightDecay);
+            p32.addcdiv_(s.M, denom, value: -lr / bc1);
+            if (!ReferenceEquals(p32, p)) p.copy_(p32);
+            state[name] = (s.M, s.V, step);
+        }
+    }
+
+    public void Save(string directory)
+    {
+        var tensors = new List<(string, Tensor)>();
+        var steps = new JsonObject();
+        foreach (var (name, (m, v, step)) in state.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            tensors.Add((name + ".exp_avg", m));
+            tensors.Add((name + ".exp_avg_sq", v));
+            steps[name] = step;
+        }
+        var meta = new Dictionary<string, string>
+        {
+            ["format"] = "pt", ["optimizer"] = "AdamW",
+            ["hyper"] = new JsonObject { ["beta1"] = Beta1, ["beta2"] = Beta2, ["eps"] = Eps, ["weight_decay"] = WeightDecay }.ToJsonString(),
+            ["steps"] = steps.ToJsonString(),
+        };
+        SafetensorsWriter.Write(Path.Combine(directory, FileName), tensors, meta);
+    }
+
+    public void Load(string directory)
+    {
+        var path = Path.Combine(directory, FileName);
+        using var f = SafetensorsFile.Open(path);
+        var steps = JsonNode.Parse(f.Metadata.GetValueOrDefault("steps") ?? "{}")!.AsObject();
+        var byName = parameters.ToDictionary(p => p.Name, p => p.P);
+        foreach (var d in state.Values) { d.M.Dispose(); d.V.Dispose(); }
+        state.Clear();
+        foreach (var (name, node) in steps)
+        {
+            if (!byName.TryGetValue(name, out var p)) throw new CheckpointMismatchException([$"{path}: optimizer state for unknown parameter {name}"]);
+            var m = f.ReadTensor(name + ".exp_avg").to(ScalarType.Float32).to(p.device).DetachFromDisposeScope();
+            var v = f.ReadTensor(name + ".exp_avg_sq").to(ScalarType.Float32).to(p.device).DetachFromDisposeScope();
+            if (!m.shape.SequenceEqual(p.shape)) throw new CheckpointMismatchException([$"{path}: optimizer state {name} has shape [{string.Join(",", m.shape)}], parameter [{string.Join(",", p.shape)}]"]);
+            state[name] = (m, v, node!.GetValue<long>());
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var d in state.Values) { d.M.Dispose(); d.V.Dispose(); }
+        state.Clear();
+    }
+}
+
+/// <summary>Linear warmup from lr/warmup to lr, then cosine decay to min_lr at max_steps; a pure function of the step.</summary>
+public sealed record WarmupCosineSchedule(double BaseLr, double MinLr, int WarmupSteps, int MaxSteps)
+{
+    public const string FileName = "scheduler.json";
+
+    /// <summary>Learning rate for optimizer step <paramref name="step"/> (0-based).</summary>
+    public double At(long step)
+    {
+        if (WarmupSteps > 0 && step < WarmupSteps) return BaseLr * (step + 1) / WarmupSteps;
+        long decay = Math.Max(1, MaxSteps - WarmupSteps);
+        double t = Math.Clamp((double)(step - WarmupSteps) / decay, 0, 1);
+        return MinLr + 0.5 * (BaseLr - MinLr) * (1 + Math.Cos(Math.PI * t));
+    }
+
+    public JsonObject ToJson(long lastStep) => new()
+    {
+        ["type"] = "linear_warmup_cosine", ["base_lr"] = BaseLr, ["min_lr"] = MinLr, ["warmup_steps"] = WarmupSteps,
+        ["max_steps"] = MaxSteps, ["last_step"] = lastStep, ["last_lr"] = At(Math.Max(0, lastStep - 1)),
+    };
+
+    public static string Format(double lr) => lr.ToString("0.###e+0", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,109 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+
+namespace RoboFactory.Vla.Training;
+
+/// <summary>Everything a `train` run is configured by (saved in trainer_state.json; a resumed run reuses it).</summary>
+public sealed record TrainOptions
+{
+    /// <summary>Task name, with or without the "-rf" suffix (LiftBarrier, LiftBarrier-rf).</summary>
+    public string Task { get; init; } = "LiftBarrier";
+    public int AgentId { get; init; }
+    /// <summary>RLDS dataset folder (…/1.0.0); default data/rlds/{task_snake}_agent{id}/1.0.0.</summary>
+    public string? DataPath { get; init; }
+    /// <summary>"tiny" (built from scratch with <see cref="Seed"/>) or a Hugging Face OpenVLA folder (the frozen base).</summary>
+    public string Model { get; init; } = "tiny";
+    public string? Tokenizer { get; init; }
+    public long Seed { get; init; } = 42;
+    public int BatchSize { get; init; } = 8;
+    public int GradAccum { get; init; } = 1;
+    public double Lr { get; init; } = 5e-4;
+    public double MinLr { get; init; }
+    public int MaxSteps { get; init; } = 1000;
+    /// <summary>Default: 3 % of max steps.</summary>
+    public int? WarmupSteps { get; init; }
+    public double WeightDecay { get; init; } = 0.01;
+    public double MaxGradNorm { get; init; } = 1.0;
+    /// <summary>Train every parameter instead of LoRA. Default: true for the from-scratch tiny model, false for a pretrained folder.</summary>
+    public bool? FullFinetune { get; init; }
+    public bool TrainProjector { get; init; }
+    public int LoraRank { get; init; } = 32;
+    public double LoraAlpha { get; init; } = 16;
+    public double LoraDropout { get; init; }
+    public IReadOnlyList<string>? LoraTargets { get; init; }
+    public string LoraInit { get; init; } = "gaussian";
+    /// <summary>Random-resized-crop (90 % area) + colour jitter; inference then takes the centre crop.</summary>
+    public bool ImageAug { get; init; } = true;
+    /// <summary>How many views of <see cref="VlaViews.Order"/> to feed (3 = all; fewer only for quick tests).</summary>
+    public int Views { get; init; } = VlaViews.Count;
+    public string DType { get; init; } = "fp32";
+    public string Device { get; init; } = "cpu";
+    public int ValEvery { get; init; } = 100;
+    public int ValBatches { get; init; } = 4;
+    public double ValFraction { get; init; } = 0.1;
+    public int SaveEvery { get; init; } = 500;
+    public int KeepCheckpoints { get; init; } = 2;
+    /// <summary>Run folder; default {CheckpointRoot}/{Task}_Agent{id}.</summary>
+    public string? OutDir { get; init; }
+    public string CheckpointRoot { get; init; } = "checkpoints/openvla";
+    /// <summary>tensorboard (metrics.jsonl + event files), jsonl, or none.</summary>
+    public string Logger { get; init; } = "tensorboard";
+    public bool Resume { get; init; }
+    /// <summary>Replace an existing run in the output folder.</summary>
+    public bool Overwrite { get; init; }
+    /// <summary>Episodes read together and shuffled step-wise (the shuffle buffer, in episodes).</summary>
+    public int ShuffleWindow { get; init; } = 16;
+    public int? DecodeThreads { get; init; }
+    /// <summary>Write PNG plots at the end (needs a plotter; the CLI provides one).</summary>
+    public bool Plots { get; init; } = true;
+
+    [JsonIgnore] public string TaskStem => Task.EndsWith("-rf", StringComparison.Ordinal) ? Task[..^3] : Task;
+    [JsonIgnore] public bool IsTinyFromScratch => Model.Equals("tiny", StringComparison.OrdinalIgnoreCase);
+    [JsonIgnore] public bool UsesFullFinetune => FullFinetune ?? IsTinyFromScratch;
+    [JsonIgnore] public int EffectiveWarmup => WarmupSteps ?? (int)Math.Round(0.03 * MaxSteps);
+    [JsonIgnore] public int SamplesPerStep => BatchSize * GradAccum;
+
+    /// <summary>"LiftBarrier" → "lift_barrier" (the RLDS dataset naming).</summary>
+    public static string Snake(string taskStem)
+    {
+        string snake = Regex.Replace(taskStem, @"(?<=[a-z0-9])([A-Z])", "_$1").ToLowerInvariant();
+        return Regex.Replace(snake.Replace('-', '_'), "_+", "_");
+    }
+
+    [JsonIgnore] public string ResolvedDataPath => DataPath ?? DefaultDataPath(Task, AgentId);
+    [JsonIgnore] public string ResolvedOutDir => OutDir ?? RunDirectory(CheckpointRoot, Task, AgentId);
+
+    /// <summary>data/rlds/{task_snake}_agent{id}/1.0.0.</summary>
+    public static string DefaultDataPath(string task, int agentId, string root = "data/rlds")
+    {
+        string stem = task.EndsWith("-rf", StringComparison.Ordinal) ? task[..^3] : task;
+        return Path.Combine(root, $"{Snake(stem)}_agent{agentId}", "1.0.0");
+    }
+
+    /// <summary>{root}/{Task}_Agent{id} (task without "-rf"), the per-agent run folder eval looks in.</summary>
+    public static string RunDirectory(string root, string task, int agentId)
+    {
+        string stem = task.EndsWith("-rf", StringComparison.Ordinal) ? task[..^3] : task;
+        return Path.Combine(root, $"{stem}_Agent{agentId}");
+    }
+
+    public void Validate()
+    {
+        if (BatchSize <= 0) throw new ArgumentException("--batch-size must be positive");
+        if (GradAccum <= 0) throw new ArgumentException("--grad-accum must be positive");
+        if (MaxSteps <= 0) throw new ArgumentException("--max-steps must be positive");
+        if (Lr <= 0) throw new ArgumentException("--lr must be positive");
+        if (Views is < 1 or > VlaViews.Count) throw new ArgumentException($"--views must be 1..{VlaViews.Count}");
+        if (ValFraction is < 0 or >= 1) throw new ArgumentException("--val-fraction must be in [0, 1)");
+        if (Logger is not ("tensorboard" or "jsonl" or "none")) throw new ArgumentException("--logger must be tensorboard, jsonl or none");
+        if (EffectiveWarmup < 0 || EffectiveWarmup > MaxSteps) throw new ArgumentException("--warmup-steps must be in [0, max-steps]");
+        if (TrainProjector && UsesFullFinetune) throw new ArgumentException("--train-projector is for LoRA runs (a full fine-tune trains the projector anyway)");
+        if (Resume && Overwrite) throw new ArgumentException("--resume and --overwrite exclude each other");
+    }
+
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    public JsonNode ToJson() => JsonSerializer.SerializeToNode(this, Json)!;
+    public static TrainOptions FromJson(JsonNode node) => node.Deserialize<TrainOptions>(Json) ?? throw new InvalidDataException("empty train options");
+}

@@ -1,0 +1,257 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RoboFactory.Vla.Checkpoint;
+using RoboFactory.Vla.Config;
+using RoboFactory.Vla.Imaging;
+using RoboFactory.Vla.Inference;
+using RoboFactory.Vla.Lora;
+using RoboFactory.Vla.Model;
+using RoboFactory.Vla.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RoboFactory.Vla.Training;
+
+/// <summary>policy.json in every step folder: what inference must reproduce from training.</summary>
+public sealed record VlaPolicyInfo
+{
+    /// <summary>"lora" (adapter on a frozen base) or "full" (the step folder holds the whole model).</summary>
+    public string Mode { get; init; } = "lora";
+    /// <summary>"tiny" (rebuilt from <see cref="BaseSeed"/>) or the absolute path of the HF base model folder.</summary>
+    public string BaseModel { get; init; } = "tiny";
+    public long BaseSeed { get; init; }
+    /// <summary>Number of views, taken from <see cref="VlaViews.Order"/> in that order.</summary>
+    public int Views { get; init; } = VlaViews.Count;
+    /// <summary>Centre crop of √0.9 per side at inference (training used random resized crops).</summary>
+    public bool CenterCrop { get; init; } = true;
+    /// <summary>Key of the statistics in dataset_statistics.json / config norm_stats.</summary>
+    public string UnnormKey { get; init; } = "";
+    /// <summary>"sentencepiece" (tokenizer.model) or "byte-stand-in".</summary>
+    public string Prompt { get; init; } = "byte-stand-in";
+    public int ActionDim { get; init; } = 8;
+    public long Step { get; init; }
+
+    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json));
+    public static VlaPolicyInfo Read(string path) =>
+        JsonSerializer.Deserialize<VlaPolicyInfo>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty");
+}
+
+/// <summary>
+/// A trained per-agent checkpoint as eval needs it: the base-model reference, the LoRA adapter (or full weights), the
+/// action statistics, the model config and the preprocessing facts (views, centre crop, prompt encoding).
+/// </summary>
+public sealed class VlaPolicyCheckpoint
+{
+    /// <summary>The step folder.</summary>
+    public string Directory { get; }
+    public VlaPolicyInfo Info { get; }
+    /// <summary>Model config (config.json of the step folder; its norm_stats hold the agent's statistics).</summary>
+    public OpenVlaConfig Config { get; }
+    /// <summary>The adapter's config, or null for a full fine-tune.</summary>
+    public LoraConfig? Lora { get; }
+    public ActionStatistics Statistics { get; }
+    public bool IsLora => Lora is not null;
+
+    VlaPolicyCheckpoint(string dir, VlaPolicyInfo info, OpenVlaConfig config, LoraConfig? lora, ActionStatistics stats)
+    {
+        Directory = dir; Info = info; Config = config; Lora = lora; Statistics = stats;
+    }
+
+    /// <summary>
+    /// Opens a run folder (follows its `latest` pointer, e.g. checkpoints/openvla/LiftBarrier_Agent0) or a step folder.
+    /// </summary>
+    public static VlaPolicyCheckpoint Load(string directory)
+    {
+        if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"no checkpoint folder {directory}");
+        string dir = File.Exists(Path.Combine(directory, VlaTrainer.PolicyFile)) ? directory
+            : VlaTrainer.LatestCheckpoint(directory) ?? throw new FileNotFoundException($"{directory} is neither a step folder ({VlaTrainer.PolicyFile}) nor a run folder with a `latest` pointer");
+        var info = VlaPolicyInfo.Read(Path.Combine(dir, VlaTrainer.PolicyFile));
+        var config = ConfigJson.Read(Path.Combine(dir, "config.json"));
+        LoraConfig? lora = info.Mode == "lora" ? LoraConfig.Read(Path.Combine(dir, LoraModel.ConfigFile)) : null;
+        var all = NormStatsJson.Load(Path.Combine(dir, VlaTrainer.StatsFile));
+        var stats = NormStatsJson.Select(all, info.UnnormKey.Length > 0 ? info.UnnormKey : null);
+        return new VlaPolicyCheckpoint(dir, info, config, lora, stats);
+    }
+
+    /// <summary>Identity of the frozen base: checkpoints with equal keys can share one base model.</summary>
+    public string BaseKey => IsLora ? (Info.BaseModel == "tiny" ? $"tiny:seed={Info.BaseSeed}" : Path.GetFullPath(Info.BaseModel)) : "full:" + Path.GetFullPath(Directory);
+
+    /// <summary>Builds the base model (LoRA) or the whole fine-tuned model (full), in eval mode.</summary>
+    public OpenVlaForActionPrediction CreateModel(Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        if (!IsLora) return Pretrained.Load(Directory, device, dtype);
+        if (Info.BaseModel == "tiny") return Pretrained.Create(OpenVlaConfig.Tiny, device, dtype, seed: Info.BaseSeed);
+        if (!System.IO.Directory.Exists(Info.BaseModel))
+            throw new DirectoryNotFoundException($"{Directory}: base model {Info.BaseModel} not found (adapter_config.json base_model_name_or_path)");
+        return Pretrained.Load(Info.BaseModel, device, dtype);
+    }
+
+    public LlamaTextTokenizer? LoadTokenizer()
+    {
+        if (Info.Prompt != "sentencepiece") return null;
+        foreach (var p in new[] { Path.Combine(Directory, "tokenizer.model"), Path.Combine(Info.BaseModel, "tokenizer.model") })
+            if (File.Exists(p)) return LlamaTextTokenizer.Load(p);
+        throw new FileNotFoundException($"{Directory}: trained with a SentencePiece tokenizer but no tokenizer.model is in the step or base folder");
+    }
+}
+
+/// <summary>
+/// One frozen base model shared by several agents' LoRA adapters: each agent's adapter is attached under its own
+/// name and activated per call (the projector of a --train-projector adapter is swapped in too). Not thread-safe:
+/// call the agents one after another (eval steps agents in lock-step).
+/// </summary>
+public sealed class VlaSharedBase : IDisposable
+{
+    readonly Dictionary<string, Tensor>? baseProjector;
+    readonly Dictionary<string, LoadedAdapter> adapters = new();
+    string? projectorOwner;
+
+    public OpenVlaForActionPrediction Model { get; }
+    public string BaseKey { get; }
+    public string? Active { get; private set; }
+
+    VlaSharedBase(OpenVlaForActionPrediction model, string key)
+    {
+        Model = model; BaseKey = key;
+        baseProjector = model.named_parameters().Where(p => p.name.StartsWith("projector.", StringComparison.Ordinal))
+            .ToDictionary(p => p.name, p => p.parameter.detach().clone().DetachFromDisposeScope());
+    }
+
+    public static VlaSharedBase Create(VlaPolicyCheckpoint first, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var m = first.CreateModel(device, dtype);
+        foreach (var (_, p) in m.named_parameters()) p.requires_grad = false;
+        m.eval();
+        return new VlaSharedBase(m, first.BaseKey);
+    }
+
+    /// <summary>Attaches <paramref name="checkpoint"/>'s adapter under <paramref name="name"/>.</summary>
+    public VlaAgentPolicy AddAgent(VlaPolicyCheckpoint checkpoint, string name, LlamaTextTokenizer? tokenizer = null)
+    {
+        if (!checkpoint.IsLora) throw new ArgumentException($"{checkpoint.Directory} is a full fine-tune; it cannot share a base");
+        if (checkpoint.BaseKey != BaseKey) throw new ArgumentException($"{checkpoint.Directory} was trained on base {checkpoint.BaseKey}, this base is {BaseKey}");
+        var loaded = LoraModel.Load(Model, checkpoint.Directory, name, applyModulesToSave: false);
+        adapters[name] = loaded;
+        Model.eval();
+        Activate(null);
+        return new VlaAgentPolicy(checkpoint, Model, name, this, tokenizer ?? checkpoint.LoadTokenizer());
+    }
+
+    /// <summary>Makes <paramref name="name"/> the active adapter (null: the bare base).</summary>
+    public void Activate(string? name)
+    {
+        if (Active == name && name is not null) return;
+        LoraModel.SetActive(Model, name);
+        var wanted = name is not null && adapters[name].ModulesToSave.Count > 0 ? name : null;
+        if (wanted != projectorOwner)
+        {
+            if (wanted is not null) LoraModel.ApplyModulesToSave(Model, adapters[wanted]);
+            else
+            {
+                var state = CheckpointIO.StateOf(Model);
+                using var noGrad = torch.no_grad();
+                foreach (var (k, t) in baseProjector!) state[k].copy_(t);
+            }
+            projectorOwner = wanted;
+        }
+        Active = name;
+    }
+
+    public void Dispose()
+    {
+        foreach (var a in adapters.Values) a.Dispose();
+        foreach (var t in baseProjector!.Values) t.Dispose();
+        Model.Dispose();
+    }
+}
+
+/// <summary>
+/// One agent's OpenVLA policy: views (in <see cref="VlaViews.Order"/>) + instruction → 8-D action, with exactly the
+/// training preprocessing (centre crop when training augmented, bicubic resize, per-backbone normalisation), the
+/// training prompt encoding, greedy decoding of action_dim tokens and q01/q99 un-normalisation (gripper raw).
+/// </summary>
+public sealed class VlaAgentPolicy : IDisposable
+{
+    readonly OpenVlaForActionPrediction model;
+    readonly VlaSharedBase? shared;
+    readonly VlaImagePipeline images;
+    readonly PromptEncoder prompts;
+    readonly ActionTokenizer actions;
+
+    public VlaPolicyCheckpoint Checkpoint { get; }
+    /// <summary>The adapter name in the shared base (null for a standalone model).</summary>
+    public string? AdapterName { get; }
+    public int Views => Checkpoint.Info.Views;
+
+    internal VlaAgentPolicy(VlaPolicyCheckpoint ckpt, OpenVlaForActionPrediction model, string? adapter, VlaSharedBase? shared, LlamaTextTokenizer? tokenizer)
+    {
+        Checkpoint = ckpt; this.model = model; AdapterName = adapter; this.shared = shared;
+        images = new VlaImagePipeline(model.Config, ckpt.Info.CenterCrop);
+        prompts = new PromptEncoder(model.Config, tokenizer);
+        actions = ActionTokenizer.For(model.Config);
+    }
+
+    /// <summary>A policy with its own model (a full fine-tune, or a LoRA checkpoint on a private base).</summary>
+    public static VlaAgentPolicy Load(string checkpointDir, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var ckpt = VlaPolicyCheckpoint.Load(checkpointDir);
+        if (ckpt.IsLora) return VlaSharedBase.Create(ckpt, device, dtype).AddAgent(ckpt, "agent");
+        var m = ckpt.CreateModel(device, dtype);
+        return new VlaAgentPolicy(ckpt, m, null, null, ckpt.LoadTokenizer());
+    }
+
+    /// <summary>
+    /// One policy per checkpoint folder (run or step folders, one per agent). LoRA checkpoints with the same base share
+    /// one frozen base model (adapters named agent0, agent1, …); full fine-tunes get their own model.
+    /// </summary>
+    public static IReadOnlyList<VlaAgentPolicy> LoadAgents(IReadOnlyList<string> checkpointDirs, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var bases = new Dictionary<string, VlaSharedBase>();
+        var result = new List<VlaAgentPolicy>();
+        for (int i = 0; i < checkpointDirs.Count; i++)
+        {
+            var ckpt = VlaPolicyCheckpoint.Load(checkpointDirs[i]);
+            if (!ckpt.IsLora) { result.Add(new VlaAgentPolicy(ckpt, ckpt.CreateModel(device, dtype), null, null, ckpt.LoadTokenizer())); continue; }
+            if (!bases.TryGetValue(ckpt.BaseKey, out var b)) bases[ckpt.BaseKey] = b = VlaSharedBase.Create(ckpt, device, dtype);
+            result.Add(b.AddAgent(ckpt, $"agent{i}"));
+        }
+        return result;
+    }
+
+    /// <summary>Views (model order, any size) + instruction → tokens, normalised and un-normalised action.</summary>
+    public ActionPrediction Predict(IReadOnlyList<RgbImage> views, string instruction)
+    {
+        if (views.Count != Views)
+            throw new ArgumentException($"this policy takes {Views} view(s) in the order [{string.Join(", ", VlaViews.Descriptions.Take(Views))}]; got {views.Count}");
+        shared?.Activate(AdapterName);
+        using var scope = NewDisposeScope();
+        var px = images.EvalViews(views);
+        var ids = torch.tensor(prompts.Prompt(instruction)).unsqueeze(0);
+        int dim = Checkpoint.Statistics.Dimension;
+        var tokens = model.GenerateGreedy(px, ids, dim);
+        var norm = actions.Decode(tokens);
+        var action = ActionNormalizer.Unnormalize(norm, Checkpoint.Statistics);
+        return new ActionPrediction(tokens, norm, action, tokens.All(actions.IsActionToken));
+    }
+
+    /// <summary>The 8-D action only.</summary>
+    public double[] Act(IReadOnlyList<RgbImage> views, string instruction) => Predict(views, instruction).Action;
+
+    /// <summary>Disposes a private model; a shared base is disposed with <see cref="DisposeAll"/>.</summary>
+    public void Dispose()
+    {
+        if (shared is null) model.Dispose();
+    }
+
+    /// <summary>Disposes every model behind <paramref name="policies"/> (each shared base once).</summary>
+    public static void DisposeAll(IEnumerable<VlaAgentPolicy> policies)
+    {
+        var seen = new HashSet<object>();
+        foreach (var p in policies)
+        {
+            if (p.shared is not null) { if (seen.Add(p.shared)) p.shared.Dispose(); }
+            else p.Dispose();
+        }
+    }
+}
