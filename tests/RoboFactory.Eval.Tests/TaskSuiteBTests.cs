@@ -17,6 +17,7 @@ public class TaskSuiteBTests : IDisposable
     [Theory]
     [InlineData("ThreeRobotsStackCube", 3)]
     [InlineData("CameraAlignment", 3)]
+    [InlineData("PlaceFood", 2)]
     public void PrepareRecordsOneStorePerAgent(string task, int agents)
     {
         var prep = DemoRecorder.Run(new PrepareOptions(task, 2, OutRoot: root, ConfigFile: SmallImagesConfig(task)));
@@ -57,6 +58,7 @@ public class TaskSuiteBTests : IDisposable
     [Theory]
     [InlineData("ThreeRobotsStackCube")]
     [InlineData("CameraAlignment")]
+    [InlineData("PlaceFood")]
     public void ExpertSolvesSeedZeroInClosedLoopEvaluation(string task)
     {
         var report = Evaluator.Run(new EvalOptions(task, Episodes: 1, SeedStart: 0, OutRoot: root), () => new ExpertPolicy(task));

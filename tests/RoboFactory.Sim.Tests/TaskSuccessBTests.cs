@@ -85,8 +85,28 @@ public class TaskSuccessBTests
         Assert.Equal(1500, env.Task.MaxEpisodeSteps);
     }
 
+    [Fact]
+    public void PlaceFoodNeedsTheMeatInsideThePotRadiusAndLow()
+    {
+        using var env = Create("PlaceFood");
+        Assert.False(env.Logic.IsSuccess(env)); // the meat starts 0.25 m in front of the pot
+        var pot = env.ObjectPose("pot").P;
+        var q = env.ObjectPose("meat").Q;
+        Place(env, "meat", pot + new Vec3(0.099, 0, 0.05), q);
+        Assert.True(env.Logic.IsSuccess(env));
+        Place(env, "meat", pot + new Vec3(0, -0.101, 0.05), q);
+        Assert.False(env.Logic.IsSuccess(env));
+        Place(env, "meat", pot + new Vec3(0, 0, 0.099), q);
+        Assert.True(env.Logic.IsSuccess(env));
+        Place(env, "meat", pot + new Vec3(0, 0, 0.101), q); // held above the pot
+        Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(500, env.Task.MaxEpisodeSteps);
+    }
+
     [Theory]
     [InlineData("CameraAlignment", "camera", "pedestal", 0.0, 0.0)]
+    [InlineData("PlaceFood", "meat", "pot", 0.0, -0.25)]
+    [InlineData("PlaceFood", "lid", "pot", 0.0, 0.0)]
     public void AttachedObjectsStartAtTheirAnchorsXyPlusTheOffset(string task, string obj, string anchor, double dx, double dy)
     {
         using var env = MultiAgentEnv.Create(task, new EnvOptions(RenderObservations: false));

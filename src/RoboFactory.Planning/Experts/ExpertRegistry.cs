@@ -9,6 +9,7 @@ public static class ExpertRegistry
         ["LiftBarrier"] = () => new LiftBarrierExpert(),
         ["ThreeRobotsStackCube"] = () => new ThreeRobotsStackCubeExpert(),
         ["CameraAlignment"] = () => new CameraAlignmentExpert(),
+        ["PlaceFood"] = () => new PlaceFoodExpert(),
         ["PickMeat"] = () => new PickMeatExpert(),
         ["StackCube"] = () => new StackCubeExpert(),
         ["TwoRobotsStackCube"] = () => new TwoRobotsStackCubeExpert(),
