@@ -13,6 +13,7 @@ public static class BenchCommands
         bench.Subcommands.Add(Prepare());
         bench.Subcommands.Add(Convert());
         bench.Subcommands.Add(ModelCommands.BuildBenchCommand());
+        bench.Subcommands.Add(TrainCommands.BuildBench());
         return bench;
     }
 

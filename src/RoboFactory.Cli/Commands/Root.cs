@@ -15,6 +15,9 @@ public static class Root
         root.Subcommands.Add(EvalCommand.Build());
         root.Subcommands.Add(BenchCommands.Build());
         root.Subcommands.Add(ModelCommands.Build());
+        root.Subcommands.Add(TrainCommands.BuildTrain());
+        root.Subcommands.Add(TrainCommands.BuildMerge());
+        root.Subcommands.Add(TrainCommands.BuildPlot());
         return root;
     }
 }

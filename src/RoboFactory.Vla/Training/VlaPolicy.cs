@@ -178,6 +178,7 @@ public sealed class VlaAgentPolicy : IDisposable
     readonly VlaImagePipeline images;
     readonly PromptEncoder prompts;
     readonly ActionTokenizer actions;
+    bool ownsShared;
 
     public VlaPolicyCheckpoint Checkpoint { get; }
     /// <summary>The adapter name in the shared base (null for a standalone model).</summary>
@@ -196,7 +197,12 @@ public sealed class VlaAgentPolicy : IDisposable
     public static VlaAgentPolicy Load(string checkpointDir, Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
         var ckpt = VlaPolicyCheckpoint.Load(checkpointDir);
-        if (ckpt.IsLora) return VlaSharedBase.Create(ckpt, device, dtype).AddAgent(ckpt, "agent");
+        if (ckpt.IsLora)
+        {
+            var policy = VlaSharedBase.Create(ckpt, device, dtype).AddAgent(ckpt, "agent");
+            policy.ownsShared = true;
+            return policy;
+        }
         var m = ckpt.CreateModel(device, dtype);
         return new VlaAgentPolicy(ckpt, m, null, null, ckpt.LoadTokenizer());
     }
@@ -238,10 +244,11 @@ public sealed class VlaAgentPolicy : IDisposable
     /// <summary>The 8-D action only.</summary>
     public double[] Act(IReadOnlyList<RgbImage> views, string instruction) => Predict(views, instruction).Action;
 
-    /// <summary>Disposes a private model; a shared base is disposed with <see cref="DisposeAll"/>.</summary>
+    /// <summary>Disposes a private model (or the base <see cref="Load"/> made for it); a shared base is disposed with <see cref="DisposeAll"/>.</summary>
     public void Dispose()
     {
         if (shared is null) model.Dispose();
+        else if (ownsShared) shared.Dispose();
     }
 
     /// <summary>Disposes every model behind <paramref name="policies"/> (each shared base once).</summary>

@@ -1,0 +1,273 @@
+using System.CommandLine;
+using System.Globalization;
+using RoboFactory.Bench;
+using RoboFactory.Vla.Checkpoint;
+using RoboFactory.Vla.Config;
+using RoboFactory.Vla.Lora;
+using RoboFactory.Vla.Model;
+using RoboFactory.Vla.Training;
+
+namespace RoboFactory.Cli.Commands;
+
+/// <summary>`train` (per-agent OpenVLA fine-tuning), `merge` (LoRA → full HF weights), `plot` (PNG curves), and `bench train`.</summary>
+public static class TrainCommands
+{
+    static string I(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+    static string Eta(double seconds)
+    {
+        long s = (long)Math.Min(seconds, 359_999);
+        return I($"{s / 3600}:{s / 60 % 60:00}:{s % 60:00}");
+    }
+
+    /// <summary>Vla errors a user can cause become one line and exit code 2.</summary>
+    static int Guard(Action action) => CliErrors.Run(() =>
+    {
+        try { action(); }
+        catch (Exception e) when (e is VlaConfigException or SafetensorsException or CheckpointMismatchException)
+        {
+            throw new ArgumentException(e.Message, e);
+        }
+    });
+
+    public static Command BuildTrain()
+    {
+        var cmd = new Command("train", "Fine-tune OpenVLA for one agent on its RLDS dataset (LoRA in PEFT's layout, or a full fine-tune of the from-scratch tiny model); resumable checkpoints under checkpoints/openvla/{Task}_Agent{id}/step_N, metrics.jsonl, TensorBoard events and PNG plots.");
+        var policy = new Option<string>("--policy") { Description = "Policy to train (openvla)", DefaultValueFactory = _ => "openvla" };
+        var task = new Option<string>("--task") { Description = "Task, e.g. LiftBarrier-rf (the -rf suffix is optional)", Required = true };
+        var agent = new Option<int>("--agent-id") { Description = "Agent whose dataset and checkpoint folder to use", DefaultValueFactory = _ => 0 };
+        var data = new Option<string?>("--data") { Description = "RLDS dataset folder (default data/rlds/{task_snake}_agent{id}/1.0.0)" };
+        var model = new Option<string>("--model") { Description = "'tiny' (built from scratch with --seed; CPU default) or a Hugging Face OpenVLA folder (frozen base, e.g. openvla-7b)", DefaultValueFactory = _ => "tiny" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.model (default: the model folder's; tiny uses a byte-level prompt encoding)" };
+        var batch = new Option<int>("--batch-size") { Description = "Samples per micro-batch", DefaultValueFactory = _ => 8 };
+        var accum = new Option<int>("--grad-accum") { Description = "Micro-batches per optimizer step", DefaultValueFactory = _ => 1 };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW)", DefaultValueFactory = _ => 5e-4 };
+        var minLr = new Option<double>("--min-lr") { Description = "Learning rate at the end of the cosine decay", DefaultValueFactory = _ => 0 };
+        var warmup = new Option<int?>("--warmup-steps") { Description = "Linear warmup steps (default 3 % of --max-steps)" };
+        var wd = new Option<double>("--weight-decay") { Description = "AdamW weight decay", DefaultValueFactory = _ => 0.01 };
+        var clip = new Option<double>("--max-grad-norm") { Description = "Gradient clipping (global L2 norm; 0 = off)", DefaultValueFactory = _ => 1.0 };
+        var steps = new Option<int>("--max-steps") { Description = "Optimizer steps", DefaultValueFactory = _ => 1000 };
+        var seed = new Option<long>("--seed") { Description = "Seed of the tiny model, the LoRA init, the split, the data order and augmentation", DefaultValueFactory = _ => 42 };
+        var full = new Option<bool>("--full-finetune") { Description = "Train every parameter (default for --model tiny: LoRA on a random base cannot learn much)" };
+        var loraOnly = new Option<bool>("--lora") { Description = "Force LoRA even for --model tiny" };
+        var proj = new Option<bool>("--train-projector") { Description = "LoRA runs: also train the projector (saved as PEFT modules_to_save)" };
+        var rank = new Option<int>("--lora-rank") { Description = "LoRA rank r", DefaultValueFactory = _ => 32 };
+        var alpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha (scaling alpha/r)", DefaultValueFactory = _ => 16 };
+        var dropout = new Option<double>("--lora-dropout") { Description = "LoRA dropout", DefaultValueFactory = _ => 0 };
+        var targets = new Option<string>("--lora-targets") { Description = "Comma-separated module names", DefaultValueFactory = _ => string.Join(",", LoraConfig.LlamaProjections) };
+        var init = new Option<string>("--lora-init") { Description = "gaussian (OpenVLA) | kaiming (PEFT default)", DefaultValueFactory = _ => "gaussian" };
+        init.AcceptOnlyFromAmong("gaussian", "kaiming");
+        var noAug = new Option<bool>("--no-image-aug") { Description = "Disable random-resized-crop + colour jitter (inference then skips the centre crop)" };
+        var views = new Option<int>("--views") { Description = "Views fed to the model, in the fixed order head, global, wrist", DefaultValueFactory = _ => VlaViews.Count };
+        var logger = new Option<string>("--logger") { Description = "tensorboard (metrics.jsonl + event files) | jsonl | none", DefaultValueFactory = _ => "tensorboard" };
+        logger.AcceptOnlyFromAmong("tensorboard", "jsonl", "none");
+        var valEvery = new Option<int>("--val-every") { Description = "Validate on held-out episodes every N steps (0 = never)", DefaultValueFactory = _ => 100 };
+        var valBatches = new Option<int>("--val-batches") { Description = "Batches per validation", DefaultValueFactory = _ => 4 };
+        var valFrac = new Option<double>("--val-fraction") { Description = "Fraction of episodes held out", DefaultValueFactory = _ => 0.1 };
+        var saveEvery = new Option<int>("--save-every") { Description = "Checkpoint every N steps (and at the end)", DefaultValueFactory = _ => 500 };
+        var keep = new Option<int>("--keep") { Description = "Step folders kept (oldest pruned; 0 = all)", DefaultValueFactory = _ => 2 };
+        var outDir = new Option<string?>("--out") { Description = "Run folder (default checkpoints/openvla/{Task}_Agent{id})" };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the run folder's `latest` checkpoint (same data order and RNG: the curve equals an uninterrupted run)" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing run in the run folder" };
+        var device = new Option<string>("--device") { Description = "cpu | cuda | cuda:N (CUDA needs a -p:TorchBackend=cuda build)", DefaultValueFactory = _ => "cpu" };
+        var dtype = new Option<string>("--dtype") { Description = "Base weights/compute: fp32 | bf16 (LoRA weights stay fp32)", DefaultValueFactory = _ => "fp32" };
+        var gpus = new Option<int?>("--gpus") { Description = "Accepted for upstream compatibility; this build trains on one device" };
+        var gradCkpt = new Option<bool>("--gradient-checkpointing") { Description = "Not available in this build (TorchSharp has no activation checkpointing)" };
+        var threads = new Option<int?>("--decode-threads") { Description = "PNG decode/augment threads (default: all cores)" };
+        var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
+        foreach (var o in new Option[] { policy, task, agent, data, model, tokenizer, batch, accum, lr, minLr, warmup, wd, clip, steps, seed, full, loraOnly, proj,
+                     rank, alpha, dropout, targets, init, noAug, views, logger, valEvery, valBatches, valFrac, saveEvery, keep, outDir, resume, overwrite,
+                     device, dtype, gpus, gradCkpt, threads, noPlots })
+            cmd.Options.Add(o);
+        cmd.SetAction(r => Guard(() =>
+        {
+            if (r.GetValue(policy) != "openvla")
+                throw new ArgumentException($"--policy {r.GetValue(policy)}: this build trains openvla only (diffusion policy and pi0 are not ported)");
+            if (r.GetValue(gpus) is int g)
+                Console.Error.WriteLine(g > 1 || !r.GetValue(device)!.StartsWith("cuda", StringComparison.Ordinal)
+                    ? $"note: --gpus {g} ignored: this build uses TorchSharp's CPU backend and trains in one process on one device. On a CUDA machine, build with `dotnet build -p:TorchBackend=cuda` and pass --device cuda (one GPU; multi-GPU data parallel is not implemented — use --grad-accum for a larger effective batch)."
+                    : $"note: --gpus {g}: training on {r.GetValue(device)}");
+            if (r.GetValue(gradCkpt))
+                throw new ArgumentException("--gradient-checkpointing is not available in this build (TorchSharp 0.107 has no activation checkpointing); lower --batch-size and raise --grad-accum instead");
+            if (r.GetValue(full) && r.GetValue(loraOnly)) throw new ArgumentException("--full-finetune and --lora exclude each other");
+            var opts = new TrainOptions
+            {
+                Task = r.GetValue(task)!, AgentId = r.GetValue(agent), DataPath = r.GetValue(data), Model = r.GetValue(model)!, Tokenizer = r.GetValue(tokenizer),
+                Seed = r.GetValue(seed), BatchSize = r.GetValue(batch), GradAccum = r.GetValue(accum), Lr = r.GetValue(lr), MinLr = r.GetValue(minLr),
+                MaxSteps = r.GetValue(steps), WarmupSteps = r.GetValue(warmup), WeightDecay = r.GetValue(wd), MaxGradNorm = r.GetValue(clip),
+                FullFinetune = r.GetValue(full) ? true : r.GetValue(loraOnly) ? false : null, TrainProjector = r.GetValue(proj),
+                LoraRank = r.GetValue(rank), LoraAlpha = r.GetValue(alpha), LoraDropout = r.GetValue(dropout),
+                LoraTargets = r.GetValue(targets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), LoraInit = r.GetValue(init)!,
+                ImageAug = !r.GetValue(noAug), Views = r.GetValue(views), Logger = r.GetValue(logger)!, ValEvery = r.GetValue(valEvery),
+                ValBatches = r.GetValue(valBatches), ValFraction = r.GetValue(valFrac), SaveEvery = r.GetValue(saveEvery), KeepCheckpoints = r.GetValue(keep),
+                OutDir = r.GetValue(outDir), Resume = r.GetValue(resume), Overwrite = r.GetValue(overwrite), Device = r.GetValue(device)!,
+                DType = r.GetValue(dtype)!, DecodeThreads = r.GetValue(threads), Plots = !r.GetValue(noPlots),
+            };
+            RunTraining(opts);
+        }));
+        return cmd;
+    }
+
+    static void RunTraining(TrainOptions opts)
+    {
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cts.IsCancellationRequested) return; // a second Ctrl-C kills
+            e.Cancel = true;
+            cts.Cancel();
+            Console.Error.WriteLine("stopping: saving a checkpoint after this step (Ctrl-C again to abort)…");
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            using var trainer = VlaTrainer.Create(opts, Console.Out);
+            var o = trainer.Options;
+            Console.WriteLine($"run folder: {trainer.RunDirectory}");
+            TrainSummary? summary = null;
+            long startStep = trainer.Step;
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            Progress.Run($"train {o.TaskStem} agent {o.AgentId}", o.MaxSteps, (report, log) =>
+            {
+                report(startStep, $"step {startStep}/{o.MaxSteps}");
+                summary = trainer.Run(
+                    m =>
+                    {
+                        double rate = (m.Step - startStep) * o.SamplesPerStep / Math.Max(sw.Elapsed.TotalSeconds, 1e-9);
+                        double eta = rate > 0 ? (o.MaxSteps - m.Step) * o.SamplesPerStep / rate : 0;
+                        report(m.Step, I($"step {m.Step}/{o.MaxSteps} loss {m.Loss:0.0000} acc {m.Accuracy:P1} L1 {m.L1:0.000} {rate:0.0} samples/s ETA {Eta(eta)}"));
+                    },
+                    v => log(v.ToString()),
+                    cts.Token);
+            });
+            var s = summary!;
+            Console.WriteLine(I($"trained to step {s.FinalStep} in {s.Seconds:0.0} s; trainable {s.TrainableParameters:N0} of {s.TotalParameters:N0} parameters"));
+            if (s.LastTrain is { } t) Console.WriteLine($"  last train: {t}");
+            if (s.LastValidation is { } v) Console.WriteLine($"  last validation: {v}");
+            if (s.LastCheckpoint is { } c) Console.WriteLine($"  checkpoint: {c}");
+            if (o.Plots && o.Logger != "none")
+            {
+                try { foreach (var p in TrainPlots.Write(trainer.RunDirectory)) Console.WriteLine($"  plot: {p}"); }
+                catch (Exception e) when (e is not OutOfMemoryException) { Console.Error.WriteLine($"warning: plots not written ({e.Message}); retry with `robofactory plot {trainer.RunDirectory}`"); }
+            }
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+    }
+
+    public static Command BuildMerge()
+    {
+        var cmd = new Command("merge", "Merge a LoRA checkpoint into its base (W += alpha/r · B·A, PEFT merge_and_unload) and write full weights in the Hugging Face layout (config.json with norm_stats, safetensors, dataset_statistics.json).");
+        var ckpt = new Option<string>("--checkpoint") { Description = "Run folder (uses `latest`) or step folder", Required = true };
+        var outDir = new Option<string>("--out") { Description = "Output folder", Required = true };
+        var dtype = new Option<string>("--dtype") { Description = "auto (fp32 for tiny, bf16 for a pretrained base) | fp32 | bf16", DefaultValueFactory = _ => "auto" };
+        foreach (var o in new Option[] { ckpt, outDir, dtype }) cmd.Options.Add(o);
+        cmd.SetAction(r => Guard(() =>
+        {
+            var c = VlaPolicyCheckpoint.Load(r.GetValue(ckpt)!);
+            string d = r.GetValue(dtype)!;
+            var st = d == "auto" ? (c.Info.BaseModel == "tiny" ? TorchSharp.torch.ScalarType.Float32 : TorchSharp.torch.ScalarType.BFloat16) : Pretrained.ParseDType(d);
+            string dst = r.GetValue(outDir)!;
+            if (Path.GetFullPath(dst) == Path.GetFullPath(c.Directory)) throw new ArgumentException("--out must differ from the checkpoint folder");
+            using var m = c.CreateModel(null, st);
+            int merged = 0;
+            if (c.IsLora)
+            {
+                using var loaded = LoraModel.Load(m, c.Directory);
+                merged = LoraModel.MergeAndUnload(m);
+            }
+            var files = Pretrained.Save(m, dst, st);
+            ConfigJson.Write(c.Config, Path.Combine(dst, "config.json")); // carries the agent's norm_stats
+            File.Copy(Path.Combine(c.Directory, VlaTrainer.StatsFile), Path.Combine(dst, VlaTrainer.StatsFile), overwrite: true);
+            var tok = Path.Combine(c.Directory, "tokenizer.model");
+            if (File.Exists(tok)) File.Copy(tok, Path.Combine(dst, "tokenizer.model"), overwrite: true);
+            Console.WriteLine(c.IsLora ? $"merged {merged} LoRA layers of {c.Directory} into {c.Info.BaseModel}" : $"{c.Directory} is a full fine-tune; copied its weights");
+            foreach (var f in files) Console.WriteLine($"  {f}");
+            Console.WriteLine($"  unnorm key: {c.Info.UnnormKey}; note: the merged folder is a plain OpenVLA model — `model predict` does no centre crop{(c.Info.Prompt == "byte-stand-in" ? " and uses the byte-level prompt stand-in" : "")}");
+        }));
+        return cmd;
+    }
+
+    public static Command BuildPlot()
+    {
+        var cmd = new Command("plot", "Write PNG plots (loss, action accuracy, L1; train and validation) of a training run from its metrics.jsonl.");
+        var run = new Argument<string>("run") { Description = "Run folder (holding metrics.jsonl)" };
+        var outDir = new Option<string?>("--out") { Description = "Output folder (default: the run folder)" };
+        cmd.Arguments.Add(run); cmd.Options.Add(outDir);
+        cmd.SetAction(r => Guard(() =>
+        {
+            foreach (var p in TrainPlots.Write(r.GetValue(run)!, r.GetValue(outDir))) Console.WriteLine(p);
+        }));
+        return cmd;
+    }
+
+    /// <summary>`bench train`: tiny samples/s (full and LoRA) and, with --include-7b, one openvla-7b-shaped LoRA step.</summary>
+    public static Command BuildBench()
+    {
+        var cmd = new Command("train", "Training throughput: tiny model samples/s (full fine-tune and LoRA, 3 views, batch 8, synthetic 240x320 data), and with --include-7b one openvla-7b-shaped LoRA step (batch 1, 3 views, random bf16 weights): time, peak RSS, fits in 24 GiB.");
+        var include7b = new Option<bool>("--include-7b") { Description = "Also build openvla-7b (15 GB bf16) and time one LoRA step (minutes; needs ~20+ GB RAM)" };
+        var stepsOpt = new Option<int>("--steps") { Description = "Timed tiny steps per mode", DefaultValueFactory = _ => 5 };
+        var batchOpt = new Option<int>("--batch-size") { Description = "Tiny batch size", DefaultValueFactory = _ => 8 };
+        foreach (var o in new Option[] { include7b, stepsOpt, batchOpt }) cmd.Options.Add(o);
+        cmd.SetAction(r => Guard(() =>
+        {
+            var res = TrainBench.Run(r.GetValue(include7b), r.GetValue(stepsOpt), r.GetValue(batchOpt), Console.Out);
+            Console.WriteLine();
+            TrainBench.Print(res, Console.Out);
+        }));
+        return cmd;
+    }
+}
+
+/// <summary>PNG line plots of a run's metrics.jsonl (ScottPlot, headless).</summary>
+public static class TrainPlots
+{
+    public static IReadOnlyList<string> Write(string runDir, string? outDir = null)
+    {
+        var metrics = MetricsLog.Read(runDir);
+        if (metrics.Count == 0) throw new InvalidDataException($"{runDir}: metrics.jsonl is empty");
+        outDir ??= Directory.Exists(runDir) ? runDir : Path.GetDirectoryName(runDir)!;
+        Directory.CreateDirectory(outDir);
+        var train = metrics.Where(m => m.Split == "train").OrderBy(m => m.Step).ToList();
+        var val = metrics.Where(m => m.Split == "val").OrderBy(m => m.Step).ToList();
+        var written = new List<string>();
+        void One(string file, string title, string ylabel, Func<StepMetrics, double> y, bool smooth)
+        {
+            var plt = new ScottPlot.Plot();
+            if (train.Count > 0)
+            {
+                var xs = train.Select(m => (double)m.Step).ToArray();
+                var ys = train.Select(y).ToArray();
+                var raw = plt.Add.ScatterLine(xs, ys);
+                raw.LegendText = "train";
+                raw.LineWidth = 1;
+                if (smooth && ys.Length >= 20)
+                {
+                    raw.Color = raw.Color.WithAlpha(0.35);
+                    int k = Math.Max(5, ys.Length / 50);
+                    var sm = ys.Select((_, i) => ys.Skip(Math.Max(0, i - k + 1)).Take(Math.Min(k, i + 1)).Average()).ToArray();
+                    var line = plt.Add.ScatterLine(xs, sm);
+                    line.LegendText = $"train (mean of {k})";
+                    line.LineWidth = 2;
+                }
+            }
+            if (val.Count > 0)
+            {
+                var v = plt.Add.Scatter(val.Select(m => (double)m.Step).ToArray(), val.Select(y).ToArray());
+                v.LegendText = "validation";
+                v.LineWidth = 2;
+                v.MarkerSize = 6;
+            }
+            plt.Title(title);
+            plt.XLabel("optimizer step");
+            plt.YLabel(ylabel);
+            plt.ShowLegend();
+            var path = Path.Combine(outDir, file);
+            plt.SavePng(path, 900, 500);
+            written.Add(path);
+        }
+        One("loss.png", "Cross-entropy on action tokens + EOS", "loss", m => m.Loss, smooth: true);
+        One("action_accuracy.png", "Action-token accuracy", "accuracy", m => m.Accuracy, smooth: true);
+        One("l1.png", "L1 |decoded − true| (normalised actions)", "L1", m => m.L1, smooth: true);
+        if (train.Count > 0) One("lr.png", "Learning rate", "lr", m => m.Lr, smooth: false);
+        return written;
+    }
+}
