@@ -18,6 +18,7 @@ public class TaskSuiteBTests : IDisposable
     [InlineData("ThreeRobotsStackCube", 3)]
     [InlineData("CameraAlignment", 3)]
     [InlineData("PlaceFood", 2)]
+    [InlineData("LongPipelineDelivery", 4)]
     public void PrepareRecordsOneStorePerAgent(string task, int agents)
     {
         var prep = DemoRecorder.Run(new PrepareOptions(task, 2, OutRoot: root, ConfigFile: SmallImagesConfig(task)));
@@ -59,6 +60,7 @@ public class TaskSuiteBTests : IDisposable
     [InlineData("ThreeRobotsStackCube")]
     [InlineData("CameraAlignment")]
     [InlineData("PlaceFood")]
+    [InlineData("LongPipelineDelivery")]
     public void ExpertSolvesSeedZeroInClosedLoopEvaluation(string task)
     {
         var report = Evaluator.Run(new EvalOptions(task, Episodes: 1, SeedStart: 0, OutRoot: root), () => new ExpertPolicy(task));

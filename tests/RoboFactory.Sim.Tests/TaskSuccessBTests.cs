@@ -103,6 +103,22 @@ public class TaskSuccessBTests
         Assert.Equal(500, env.Task.MaxEpisodeSteps);
     }
 
+    [Fact]
+    public void LongPipelineDeliveryNeedsTheShoeWithinTheGoalRadius()
+    {
+        using var env = Create("LongPipelineDelivery");
+        Assert.False(env.Logic.IsSuccess(env)); // the shoe starts at the far end of the table
+        var goal = env.ObjectPose("goal_region").P;
+        Place(env, "shoe", new Vec3(goal.X + 0.099, goal.Y, 0));
+        Assert.True(env.Logic.IsSuccess(env));
+        Place(env, "shoe", new Vec3(goal.X, goal.Y - 0.101, 0));
+        Assert.False(env.Logic.IsSuccess(env));
+        Place(env, "shoe", new Vec3(goal.X + 0.07, goal.Y + 0.07, 0.3)); // planar distance only, as upstream
+        Assert.True(env.Logic.IsSuccess(env));
+        Assert.Equal("deliver the object", env.Task.Instruction);
+        Assert.Equal(1500, env.Task.MaxEpisodeSteps);
+    }
+
     [Theory]
     [InlineData("CameraAlignment", "camera", "pedestal", 0.0, 0.0)]
     [InlineData("PlaceFood", "meat", "pot", 0.0, -0.25)]

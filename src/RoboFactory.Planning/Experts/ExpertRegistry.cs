@@ -10,6 +10,7 @@ public static class ExpertRegistry
         ["ThreeRobotsStackCube"] = () => new ThreeRobotsStackCubeExpert(),
         ["CameraAlignment"] = () => new CameraAlignmentExpert(),
         ["PlaceFood"] = () => new PlaceFoodExpert(),
+        ["LongPipelineDelivery"] = () => new LongPipelineDeliveryExpert(),
         ["PickMeat"] = () => new PickMeatExpert(),
         ["StackCube"] = () => new StackCubeExpert(),
         ["TwoRobotsStackCube"] = () => new TwoRobotsStackCubeExpert(),
