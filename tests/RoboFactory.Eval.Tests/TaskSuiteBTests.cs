@@ -19,9 +19,10 @@ public class TaskSuiteBTests : IDisposable
     [InlineData("CameraAlignment", 3)]
     [InlineData("PlaceFood", 2)]
     [InlineData("LongPipelineDelivery", 4)]
+    [InlineData("TakePhoto", 4)]
     public void PrepareRecordsOneStorePerAgent(string task, int agents)
     {
-        var prep = DemoRecorder.Run(new PrepareOptions(task, 2, OutRoot: root, ConfigFile: SmallImagesConfig(task)));
+        var prep = DemoRecorder.Run(new PrepareOptions(task, 2, Workers: 2, OutRoot: root, ConfigFile: SmallImagesConfig(task)));
         Assert.Equal(2, prep.Successes);
         Assert.Equal(agents, prep.Stores.Count);
         Assert.Equal(agents, prep.Stores.Distinct().Count());
@@ -61,6 +62,7 @@ public class TaskSuiteBTests : IDisposable
     [InlineData("CameraAlignment")]
     [InlineData("PlaceFood")]
     [InlineData("LongPipelineDelivery")]
+    [InlineData("TakePhoto")]
     public void ExpertSolvesSeedZeroInClosedLoopEvaluation(string task)
     {
         var report = Evaluator.Run(new EvalOptions(task, Episodes: 1, SeedStart: 0, OutRoot: root), () => new ExpertPolicy(task));

@@ -119,7 +119,43 @@ public class TaskSuccessBTests
         Assert.Equal(1500, env.Task.MaxEpisodeSteps);
     }
 
+    [Fact]
+    public void TakePhotoNeedsTheShutterPressedWithCameraAndMeatUpAndTheMeatHeld()
+    {
+        using var env = Create("TakePhoto");
+        Assert.False(env.Logic.IsSuccess(env));
+        var finger = env.TcpPose(3).P;   // agent 3 stays put; the camera is moved so that its button point is under the finger
+        var holder = env.TcpPose(2).P;
+        var cameraQ = env.ObjectPose("camera").Q;
+        var meatQ = env.ObjectPose("meat").Q;
+        void Scene(double bx = 0, double by = 0, double cameraZ = 0.25, double meatZ = 0.25, double holdDy = 0.0)
+        {
+            // button point b = camera xy + (0.035, −0.09); put b at the finger + (bx, by)
+            Place(env, "camera", new Vec3(finger.X + bx - 0.035, finger.Y + by + 0.09, cameraZ), cameraQ);
+            Place(env, "meat", new Vec3(holder.X, holder.Y - holdDy, meatZ), meatQ);
+        }
+        Scene();
+        Assert.True(env.Logic.IsSuccess(env));
+        Scene(bx: 0.034);
+        Assert.True(env.Logic.IsSuccess(env));
+        Scene(bx: 0.036);
+        Assert.False(env.Logic.IsSuccess(env));
+        Scene(by: -0.036);
+        Assert.False(env.Logic.IsSuccess(env));
+        Scene(cameraZ: 0.199);
+        Assert.False(env.Logic.IsSuccess(env));
+        Scene(meatZ: 0.199);
+        Assert.False(env.Logic.IsSuccess(env));
+        Scene(holdDy: 0.079);   // agent 2's TCP y − meat y just under 0.08
+        Assert.True(env.Logic.IsSuccess(env));
+        Scene(holdDy: 0.081);
+        Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal("take a photo", env.Task.Instruction);
+        Assert.Equal(1500, env.Task.MaxEpisodeSteps);
+    }
+
     [Theory]
+    [InlineData("TakePhoto", "camera", "pedestal", 0.0, 0.0)]
     [InlineData("CameraAlignment", "camera", "pedestal", 0.0, 0.0)]
     [InlineData("PlaceFood", "meat", "pot", 0.0, -0.25)]
     [InlineData("PlaceFood", "lid", "pot", 0.0, 0.0)]

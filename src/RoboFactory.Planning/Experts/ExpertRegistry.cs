@@ -11,6 +11,7 @@ public static class ExpertRegistry
         ["CameraAlignment"] = () => new CameraAlignmentExpert(),
         ["PlaceFood"] = () => new PlaceFoodExpert(),
         ["LongPipelineDelivery"] = () => new LongPipelineDeliveryExpert(),
+        ["TakePhoto"] = () => new TakePhotoExpert(),
         ["PickMeat"] = () => new PickMeatExpert(),
         ["StackCube"] = () => new StackCubeExpert(),
         ["TwoRobotsStackCube"] = () => new TwoRobotsStackCubeExpert(),

@@ -19,6 +19,7 @@ public static class TaskRegistry
         new("CameraAlignment", "camera_alignment.yaml", c => new CameraAlignmentTask(c)),
         new("PlaceFood", "place_food.yaml", c => new PlaceFoodTask(c)),
         new("LongPipelineDelivery", "long_pipeline_delivery.yaml", c => new LongPipelineDeliveryTask(c)),
+        new("TakePhoto", "take_photo.yaml", c => new TakePhotoTask(c)),
         new("PickMeat", "pick_meat.yaml", c => new PickMeatTask(c)),
         new("StackCube", "stack_cube.yaml", c => new StackCubeTask(c)),
         new("TwoRobotsStackCube", "two_robots_stack_cube.yaml", c => new TwoRobotsStackCubeTask(c)),
