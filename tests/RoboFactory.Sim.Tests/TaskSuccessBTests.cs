@@ -1,3 +1,4 @@
+using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Math;
 
@@ -173,5 +174,17 @@ public class TaskSuccessBTests
             seen.Add(a.X);
         }
         Assert.True(seen.Count > 1, "the anchor itself is randomised");
+    }
+
+    [Theory]
+    [InlineData("meat")]      // listed after the camera: its position is not drawn yet
+    [InlineData("nowhere")]
+    public void AttachXyToMustNameAnObjectListedBefore(string anchor)
+    {
+        string yaml = File.ReadAllText(TestScenes.RepoFile("configs", "table", "camera_alignment.yaml"))
+            .Replace("attach_xy_to: {object: pedestal}", $"attach_xy_to: {{object: {anchor}}}");
+        var e = Assert.Throws<ConfigException>(() => TaskConfigLoader.Parse(yaml, "camera_alignment.yaml"));
+        Assert.Contains($"attach_xy_to names '{anchor}'", e.Message);
+        Assert.Contains("camera_alignment.yaml", e.Message);
     }
 }
