@@ -12,6 +12,7 @@ public static class BenchCommands
         bench.Subcommands.Add(Sim());
         bench.Subcommands.Add(Prepare());
         bench.Subcommands.Add(Convert());
+        bench.Subcommands.Add(EvalBenchCommand());
         bench.Subcommands.Add(ModelCommands.BuildBenchCommand());
         bench.Subcommands.Add(TrainCommands.BuildBench());
         return bench;
@@ -66,6 +67,25 @@ public static class BenchCommands
             var res = DataBench.Convert(new DataBench.ConvertOptions { ZarrPath = r.GetValue(zarr), Repeats = r.GetValue(repeats) }, Console.Out);
             Console.WriteLine();
             foreach (var t in new[] { res.ConvertMegabytesPerSecond, res.ConvertStepsPerSecond, res.LoaderSamplesPerSecond }) Console.WriteLine(t);
+        }));
+        return cmd;
+    }
+
+    private static Command EvalBenchCommand()
+    {
+        var cmd = new Command("eval", "Closed-loop policy steps/s and episodes/hour: the scripted expert, and OpenVLA agents when --checkpoints is given.");
+        var task = new Option<string>("--task") { Description = "Task", DefaultValueFactory = _ => "LiftBarrier" };
+        var episodes = new Option<int>("--episodes") { Description = "Episodes per run", DefaultValueFactory = _ => 4 };
+        var repeats = new Option<int>("--repeats") { Description = "Repeats; medians are reported", DefaultValueFactory = _ => 3 };
+        var checkpoints = new Option<string?>("--checkpoints") { Description = "Folder with {Task}_Agent{i} OpenVLA checkpoints (e.g. runs/quickstart/checkpoints)" };
+        var steps = new Option<int>("--policy-steps") { Description = "Control steps per OpenVLA episode", DefaultValueFactory = _ => 40 };
+        foreach (var o in new Option[] { task, episodes, repeats, checkpoints, steps }) cmd.Options.Add(o);
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            var res = EvalBench.Run(r.GetValue(task)!, r.GetValue(episodes), r.GetValue(repeats), r.GetValue(checkpoints), r.GetValue(steps), Console.Out);
+            Console.WriteLine();
+            foreach (var t in new[] { res.ExpertStepsPerSecond, res.ExpertEpisodesPerHour, res.PolicyStepsPerSecond, res.PolicyEpisodesPerHour })
+                if (t is not null) Console.WriteLine(t);
         }));
         return cmd;
     }

@@ -1,0 +1,65 @@
+using RoboFactory.Data.Recording;
+using RoboFactory.Data.Rlds;
+using RoboFactory.Sim.Tasks;
+using RoboFactory.Vla.Training;
+
+namespace RoboFactory.Eval.Tests;
+
+/// <summary>`eval --policy openvla` with tiny checkpoints trained for a few steps on one recorded demo per agent.</summary>
+public class OpenVlaEvalTests : IDisposable
+{
+    private readonly string root = Directory.CreateTempSubdirectory("rf-vlaeval-").FullName;
+    public void Dispose() => Directory.Delete(root, recursive: true);
+
+    private PrepareResult? prep;
+
+    private string TrainAgents(int views)
+    {
+        prep ??= DemoRecorder.Run(new PrepareOptions("LiftBarrier", 1, OutRoot: Path.Combine(root, "zarr")));
+        string ckpts = Path.Combine(root, $"ckpt{views}");
+        for (int i = 0; i < prep.Stores.Count; i++)
+        {
+            var ds = ZarrToRlds.Convert(prep.Stores[i], Path.Combine(root, "rlds"), new ZarrToRldsOptions { Overwrite = true }).Dataset;
+            using var trainer = VlaTrainer.Create(new TrainOptions
+            {
+                Task = "LiftBarrier", AgentId = i, DataPath = ds.DatasetDirectory, MaxSteps = 2, BatchSize = 2, SaveEvery = 2,
+                ValEvery = 0, ValFraction = 0, Views = views, CheckpointRoot = ckpts, Logger = "none", Plots = false,
+            });
+            trainer.Run();
+        }
+        return ckpts;
+    }
+
+    [Fact]
+    public void TrainedAgentsActTogetherAndMismatchedCheckpointsAreRefusedBeforeSimulating()
+    {
+        var (cfg, _) = TaskRegistry.Load("LiftBarrier");
+        string ckpts = TrainAgents(views: 3);
+        var dirs = OpenVlaPolicy.CheckpointDirs(ckpts, cfg);
+        Assert.Equal(2, dirs.Count);
+        var report = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "vla"), () => OpenVlaPolicy.Load(dirs));
+        var ep = Assert.Single(report.Results);
+        Assert.Equal(3, ep.Steps); // a 2-step model does not lift the barrier in 3 steps
+        Assert.False(ep.Success);
+        Assert.Contains("--max-steps 3", ep.FailureReason);
+
+        // the same agents, deterministic: same seed, same actions, same outcome
+        var again = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "vla2"), () => OpenVlaPolicy.Load(dirs));
+        Assert.Equal((ep.Steps, ep.ClippedActions), (again.Results[0].Steps, again.Results[0].ClippedActions));
+
+        // a checkpoint that saw one view cannot be fed three: refused before any episode runs
+        var oneView = OpenVlaPolicy.CheckpointDirs(TrainAgents(views: 1), cfg);
+        var e = Assert.Throws<ArgumentException>(() =>
+            Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "bad"), () => OpenVlaPolicy.Load(oneView)));
+        Assert.Contains("trained on 1 view(s)", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(root, "openvla", "LiftBarrier-rf", "bad")));
+    }
+
+    [Fact]
+    public void MissingCheckpointsAreAClearError()
+    {
+        var (cfg, _) = TaskRegistry.Load("LiftBarrier");
+        var e = Assert.Throws<DirectoryNotFoundException>(() => OpenVlaPolicy.CheckpointDirs(Path.Combine(root, "nothing"), cfg));
+        Assert.Contains("train --policy openvla --task LiftBarrier-rf --agent-id 0", e.Message);
+    }
+}
