@@ -12,22 +12,7 @@ public sealed class LiftBarrierExpert : TaskExpert
 
     protected override void Solve(MotionExecutor ex)
     {
-        var env = ex.Env;
-        var barrierCfg = env.Task.Object("barrier");
-        var barrier = env.ObjectPose("barrier");
-        var ends = barrierCfg.GraspPoints.Skip(1).Take(2).Select(barrier.Transform).ToArray();
-        var rail = barrier.Q.Rotate(Vec3.UnitX);
-        var closing = new Vec3(-rail.Y, rail.X, 0);
-
-        var grasps = new Pose[2];
-        for (int i = 0; i < 2; i++)
-        {
-            var basePos = env.BasePose(i).P;
-            var point = ends.OrderBy(p => (p - basePos).Length).First();
-            var preferY = ex.CommandedTcp(i).Q.Rotate(Vec3.UnitY);
-            grasps[i] = new Pose(point, TopDownGrasp(closing, preferY));
-        }
-        if (grasps[0].P == grasps[1].P) throw new ExpertAbortedException("both arms chose the same grasp point");
+        var grasps = TwoEndGrasps(ex, "barrier");
 
         Vec3 up(double h) => new(0, 0, h);
         ex.MoveTo((0, grasps[0] with { P = grasps[0].P + up(ApproachHeight) }), (1, grasps[1] with { P = grasps[1].P + up(ApproachHeight) }));

@@ -19,17 +19,8 @@ public sealed class TakePhotoExpert : TaskExpert
         var env = ex.Env;
         var camera = env.ObjectPose("camera");
         var cameraCfg = env.Task.Object("camera");
-        var grips = cameraCfg.GraspPoints.Skip(1).Take(2).Select(camera.Transform).ToArray();
-        var rail = camera.Q.Rotate(Vec3.UnitX);
-        var acrossRail = new Vec3(-rail.Y, rail.X, 0);
         var grasps = new Pose[3];
-        for (int i = 0; i < 2; i++)
-        {
-            var basePos = env.BasePose(i).P;
-            var grip = grips.OrderBy(p => (p - basePos).Length).First();
-            grasps[i] = new Pose(grip, TopDownGrasp(acrossRail, ex.CommandedTcp(i).Q.Rotate(Vec3.UnitY)));
-        }
-        if (grasps[0].P == grasps[1].P) throw new ExpertAbortedException("both arms chose the same grip");
+        TwoEndGrasps(ex, "camera").CopyTo(grasps, 0);
         var meat = env.ObjectPose("meat");
         grasps[2] = new Pose(meat.Transform(env.Task.Object("meat").GraspPoints[0]),
             TopDownGrasp(meat.Q.Rotate(Vec3.UnitY), ex.CommandedTcp(2).Q.Rotate(Vec3.UnitY)));

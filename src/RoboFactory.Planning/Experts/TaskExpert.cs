@@ -29,6 +29,28 @@ public abstract class TaskExpert
         return new ExpertOutcome(seed, success, ex.Steps, success ? null : "task not solved at the end of the script");
     }
 
+    /// <summary>
+    /// Top-down grasps of agents 0 and 1 at the two ends of a long object (its grasp points 1 and 2, each arm taking
+    /// the one nearer its base), fingers closing across the object's x axis (LiftBarrier's rail, the camera rig).
+    /// </summary>
+    public static Pose[] TwoEndGrasps(MotionExecutor ex, string objectName)
+    {
+        var env = ex.Env;
+        var pose = env.ObjectPose(objectName);
+        var ends = env.Task.Object(objectName).GraspPoints.Skip(1).Take(2).Select(pose.Transform).ToArray();
+        var axis = pose.Q.Rotate(Vec3.UnitX);
+        var across = new Vec3(-axis.Y, axis.X, 0);
+        var grasps = new Pose[2];
+        for (int i = 0; i < 2; i++)
+        {
+            var basePos = env.BasePose(i).P;
+            var point = ends.OrderBy(p => (p - basePos).Length).First();
+            grasps[i] = new Pose(point, TopDownGrasp(across, ex.CommandedTcp(i).Q.Rotate(Vec3.UnitY)));
+        }
+        if (grasps[0].P == grasps[1].P) throw new ExpertAbortedException($"both arms chose the same grasp point on {objectName}");
+        return grasps;
+    }
+
     /// <summary>Top-down grasp orientation: TCP z along world −z, fingers closing along the horizontal <paramref name="closingAxis"/>.</summary>
     public static Quat TopDownGrasp(Vec3 closingAxis, Vec3 preferY)
     {
