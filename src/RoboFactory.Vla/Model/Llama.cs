@@ -73,6 +73,9 @@ public sealed class LlamaMLP : VlaModule1
         gate_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: false, device: o.Device, dtype: o.DType);
         up_proj = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: false, device: o.Device, dtype: o.DType);
         down_proj = nn.Linear(c.IntermediateSize, c.HiddenSize, hasBias: false, device: o.Device, dtype: o.DType);
+        Slots.Add("gate_proj", () => gate_proj, m => gate_proj = m);
+        Slots.Add("up_proj", () => up_proj, m => up_proj = m);
+        Slots.Add("down_proj", () => down_proj, m => down_proj = m);
         RegisterComponents();
     }
 
@@ -98,6 +101,10 @@ public sealed class LlamaAttention : VlaModule
         k_proj = nn.Linear(c.HiddenSize, c.HiddenSize, hasBias: false, device: o.Device, dtype: o.DType);
         v_proj = nn.Linear(c.HiddenSize, c.HiddenSize, hasBias: false, device: o.Device, dtype: o.DType);
         o_proj = nn.Linear(c.HiddenSize, c.HiddenSize, hasBias: false, device: o.Device, dtype: o.DType);
+        Slots.Add("q_proj", () => q_proj, m => q_proj = m);
+        Slots.Add("k_proj", () => k_proj, m => k_proj = m);
+        Slots.Add("v_proj", () => v_proj, m => v_proj = m);
+        Slots.Add("o_proj", () => o_proj, m => o_proj = m);
         RegisterComponents();
     }
 
@@ -224,6 +231,7 @@ public sealed class LlamaForCausalLM : VlaModule
     {
         model = new LlamaModel(c, o);
         lm_head = nn.Linear(c.HiddenSize, c.VocabSize, hasBias: false, device: o.Device, dtype: o.DType);
+        Slots.Add("lm_head", () => lm_head, m => lm_head = m);
         RegisterComponents();
     }
 

@@ -1,4 +1,3 @@
-using System.Reflection;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,59 +10,55 @@ public sealed record ModelOptions(Device Device, ScalarType DType)
 }
 
 /// <summary>
-/// Base for our modules: holds swappable linear slots. A LoRA wrapper replaces a child by name
-/// (<see cref="ReplaceChild"/>): the field that forward() uses and the registered submodule change together,
-/// so state_dict keys follow the new module (e.g. q_proj.base_layer.weight).
+/// The swappable linear children of one module (q_proj, qkv, fc1, …), declared explicitly by the module with a getter
+/// and a setter for the field that forward() uses. A LoRA wrapper replaces a child by name: the field and the
+/// registered submodule change together, so state_dict keys follow the new module (e.g. q_proj.base_layer.weight).
 /// </summary>
-public abstract class VlaModule : nn.Module
+public sealed class LinearSlotTable(string owner, Action<string, nn.Module<Tensor, Tensor>> reRegister)
 {
-    protected VlaModule(string name) : base(name) { }
+    private readonly List<(string Name, Func<nn.Module<Tensor, Tensor>?> Get, Action<nn.Module<Tensor, Tensor>> Set)> slots = [];
 
-    /// <summary>Replaces the child registered as <paramref name="name"/> (a field of the same name) with <paramref name="child"/>.</summary>
-    public void ReplaceChild(string name, nn.Module<Tensor, Tensor> child)
+    public void Add(string name, Func<nn.Module<Tensor, Tensor>?> get, Action<nn.Module<Tensor, Tensor>> set) => slots.Add((name, get, set));
+
+    /// <summary>Names of the slots that hold a module, in declaration order.</summary>
+    public IEnumerable<string> Names => slots.Where(s => s.Get() is not null).Select(s => s.Name);
+
+    public nn.Module<Tensor, Tensor> Get(string name) =>
+        Find(name).Get() ?? throw new ArgumentException($"{owner} has no child '{name}'");
+
+    public void Replace(string name, nn.Module<Tensor, Tensor> child)
     {
-        var field = GetType().GetField(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
-            ?? throw new ArgumentException($"{GetType().Name} has no child '{name}'");
-        if (!field.FieldType.IsAssignableFrom(child.GetType()))
-            throw new ArgumentException($"{GetType().Name}.{name} is a {field.FieldType.Name}; cannot hold a {child.GetType().Name}");
-        field.SetValue(this, child);
-        _internal_submodules.Remove(name);
-        register_module(name, child);
+        Find(name).Set(child);
+        reRegister(name, child);
     }
 
-    /// <summary>Names of children that are swappable linear slots (q_proj, qkv, fc1, …).</summary>
-    public IEnumerable<string> LinearSlotNames() =>
-        GetType().GetFields(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
-            .Where(f => f.FieldType == typeof(nn.Module<Tensor, Tensor>) && f.GetValue(this) is not null)
-            .Select(f => f.Name);
+    private (string Name, Func<nn.Module<Tensor, Tensor>?> Get, Action<nn.Module<Tensor, Tensor>> Set) Find(string name)
+    {
+        foreach (var s in slots) if (s.Name == name) return s;
+        throw new ArgumentException($"{owner} has no child '{name}'");
+    }
+}
 
-    public nn.Module<Tensor, Tensor> GetChild(string name) =>
-        (nn.Module<Tensor, Tensor>)(GetType().GetField(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)?.GetValue(this)
-            ?? throw new ArgumentException($"{GetType().Name} has no child '{name}'"));
+/// <summary>Base for our modules with a multi-input forward: owns the module's <see cref="LinearSlotTable"/>.</summary>
+public abstract class VlaModule : nn.Module
+{
+    protected VlaModule(string name) : base(name) =>
+        Slots = new LinearSlotTable(GetType().Name, (n, child) => { _internal_submodules.Remove(n); register_module(n, child); });
+
+    protected LinearSlotTable Slots { get; }
+    public void ReplaceChild(string name, nn.Module<Tensor, Tensor> child) => Slots.Replace(name, child);
+    public IEnumerable<string> LinearSlotNames() => Slots.Names;
+    public nn.Module<Tensor, Tensor> GetChild(string name) => Slots.Get(name);
 }
 
 /// <summary>Same as <see cref="VlaModule"/> for modules with a single-tensor forward.</summary>
 public abstract class VlaModule1 : nn.Module<Tensor, Tensor>
 {
-    protected VlaModule1(string name) : base(name) { }
+    protected VlaModule1(string name) : base(name) =>
+        Slots = new LinearSlotTable(GetType().Name, (n, child) => { _internal_submodules.Remove(n); register_module(n, child); });
 
-    public void ReplaceChild(string name, nn.Module<Tensor, Tensor> child)
-    {
-        var field = GetType().GetField(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
-            ?? throw new ArgumentException($"{GetType().Name} has no child '{name}'");
-        if (!field.FieldType.IsAssignableFrom(child.GetType()))
-            throw new ArgumentException($"{GetType().Name}.{name} is a {field.FieldType.Name}; cannot hold a {child.GetType().Name}");
-        field.SetValue(this, child);
-        _internal_submodules.Remove(name);
-        register_module(name, child);
-    }
-
-    public IEnumerable<string> LinearSlotNames() =>
-        GetType().GetFields(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
-            .Where(f => f.FieldType == typeof(nn.Module<Tensor, Tensor>) && f.GetValue(this) is not null)
-            .Select(f => f.Name);
-
-    public nn.Module<Tensor, Tensor> GetChild(string name) =>
-        (nn.Module<Tensor, Tensor>)(GetType().GetField(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)?.GetValue(this)
-            ?? throw new ArgumentException($"{GetType().Name} has no child '{name}'"));
+    protected LinearSlotTable Slots { get; }
+    public void ReplaceChild(string name, nn.Module<Tensor, Tensor> child) => Slots.Replace(name, child);
+    public IEnumerable<string> LinearSlotNames() => Slots.Names;
+    public nn.Module<Tensor, Tensor> GetChild(string name) => Slots.Get(name);
 }

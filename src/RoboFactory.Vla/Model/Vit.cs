@@ -20,6 +20,8 @@ public sealed class VitAttention : VlaModule1
         this.numHeads = numHeads;
         qkv = nn.Linear(dim, 3 * dim, hasBias: true, device: o.Device, dtype: o.DType);
         proj = nn.Linear(dim, dim, hasBias: true, device: o.Device, dtype: o.DType);
+        Slots.Add("qkv", () => qkv, m => qkv = m);
+        Slots.Add("proj", () => proj, m => proj = m);
         RegisterComponents();
     }
 
@@ -43,6 +45,8 @@ public sealed class VitMlp : VlaModule1
     {
         fc1 = nn.Linear(dim, hidden, hasBias: true, device: o.Device, dtype: o.DType);
         fc2 = nn.Linear(hidden, dim, hasBias: true, device: o.Device, dtype: o.DType);
+        Slots.Add("fc1", () => fc1, m => fc1 = m);
+        Slots.Add("fc2", () => fc2, m => fc2 = m);
         RegisterComponents();
     }
 
@@ -109,6 +113,7 @@ public sealed class PatchEmbed : VlaModule1
     public PatchEmbed(VitConfig c, ModelOptions o) : base("PatchEmbed")
     {
         proj = nn.Conv2d(3, c.EmbedDim, c.PatchSize, stride: c.PatchSize, bias: true, device: o.Device, dtype: o.DType);
+        Slots.Add("proj", () => proj, m => proj = m);
         RegisterComponents();
     }
 
@@ -140,6 +145,9 @@ public sealed class AttentionPoolLatent : VlaModule1
         proj = nn.Linear(c.EmbedDim, c.EmbedDim, hasBias: true, device: o.Device, dtype: o.DType);
         norm = nn.LayerNorm(c.EmbedDim, c.LayerNormEps, device: o.Device, dtype: o.DType);
         mlp = new VitMlp(c.EmbedDim, c.MlpHidden, o);
+        Slots.Add("q", () => q, m => q = m);
+        Slots.Add("kv", () => kv, m => kv = m);
+        Slots.Add("proj", () => proj, m => proj = m);
         RegisterComponents();
     }
 
@@ -244,6 +252,9 @@ public sealed class PrismaticProjector : VlaModule1
         fc1 = nn.Linear(c.FusedVisionDim, c.ProjectorHidden, hasBias: true, device: o.Device, dtype: o.DType);
         fc2 = nn.Linear(c.ProjectorHidden, c.Text.HiddenSize, hasBias: true, device: o.Device, dtype: o.DType);
         fc3 = nn.Linear(c.Text.HiddenSize, c.Text.HiddenSize, hasBias: true, device: o.Device, dtype: o.DType);
+        Slots.Add("fc1", () => fc1, m => fc1 = m);
+        Slots.Add("fc2", () => fc2, m => fc2 = m);
+        Slots.Add("fc3", () => fc3, m => fc3 = m);
         RegisterComponents();
     }
 
