@@ -89,6 +89,11 @@ public static class Evaluator
                     }
                     catch (OperationCanceledException) { video?.Dispose(); break; }
                     catch (ExpertAbortedException e) { r = new EpisodeRun(seed, false, env.ElapsedSteps, e.Message, 0); }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        // a failing policy (or native library) ends this episode, not the run
+                        r = new EpisodeRun(seed, false, env.ElapsedSteps, $"policy error: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}", 0);
+                    }
                     finally { video?.Finish(); }
                     var res = new EpisodeResult(seed, r.Success, r.Steps, Math.Round(sw.Elapsed.TotalSeconds, 3), r.FailureReason, r.ClippedActions,
                         video is null ? null : Path.GetFileName(video.Path));

@@ -96,6 +96,22 @@ public class EvalTests : IDisposable
         Assert.All(report.Results, r => Assert.Contains("--max-steps 5", r.FailureReason));
     }
 
+    private sealed class ThrowingPolicy : IAgentPolicy
+    {
+        public void Reset(int seed) { }
+        public double[] Act(AgentObservation observation, string instruction) => throw new InvalidOperationException("model exploded");
+    }
+
+    [Fact]
+    public void APolicyThatThrowsFailsItsEpisodesWithTheReasonAndTheRunCompletes()
+    {
+        var report = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 2, OutRoot: root),
+            () => new ClosedLoopPolicy("throws", [new ThrowingPolicy(), new ThrowingPolicy()], needsImages: false));
+        Assert.Equal(2, report.Summary.Episodes);
+        Assert.All(report.Results, r => Assert.Equal("policy error: InvalidOperationException: model exploded", r.FailureReason));
+        Assert.True(File.Exists(report.ResultsPath));
+    }
+
     [Fact]
     public void CancellationWritesPartialResults()
     {
