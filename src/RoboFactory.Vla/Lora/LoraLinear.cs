@@ -106,7 +106,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         var (s, p) = settings[name];
         var h = p > 0 && training ? F.dropout(x, p, true) : x;
         var d = F.linear(F.linear(h, A(name).to(x.dtype)), B(name).to(x.dtype));
-        return (y + d * s).MoveToOuterDisposeScope();
+        return Model.TensorMath.Add(y, d * s).MoveToOuterDisposeScope();
     }
 
     /// <summary>ΔW = scaling · B·A (fp32, [out, in]).</summary>

@@ -125,8 +125,8 @@ public sealed class LlamaAttention : VlaModule
         var k = k_proj.forward(x).view(b, t, numHeads, headDim).transpose(1, 2);
         var v = v_proj.forward(x).view(b, t, numHeads, headDim).transpose(1, 2);
         // HF "rotate_half" RoPE: pairs (i, i+hd/2).
-        q = q * cos + RotateHalf(q) * sin;
-        k = k * cos + RotateHalf(k) * sin;
+        q = TensorMath.Add(q * cos, RotateHalf(q) * sin);
+        k = TensorMath.Add(k * cos, RotateHalf(k) * sin);
         if (cache is not null) (k, v) = cache.Append(layer, k, v);
         var a = mask is null
             ? F.scaled_dot_product_attention(q, k, v, is_casual: true)
@@ -157,8 +157,8 @@ public sealed class LlamaDecoderLayer : nn.Module
     public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache, layer);
-        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+        var h = TensorMath.Add(x, self_attn.forward(input_layernorm.forward(x), cos, sin, mask, cache, layer));
+        return TensorMath.Add(h, mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
     }
 }
 

@@ -99,10 +99,10 @@ public sealed class VitBlock : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var a = attn.forward(norm1.forward(x));
         if (ls1 is not null) a = ls1.forward(a);
-        x = x + a;
+        x = TensorMath.Add(x, a);
         var m = mlp.forward(norm2.forward(x));
         if (ls2 is not null) m = ls2.forward(m);
-        return (x + m).MoveToOuterDisposeScope();
+        return TensorMath.Add(x, m).MoveToOuterDisposeScope();
     }
 }
 
@@ -159,7 +159,7 @@ public sealed class AttentionPoolLatent : VlaModule1
         var t = kv.forward(x).reshape(b, n, 2, numHeads, hd).permute(2, 0, 3, 1, 4);
         var y = F.scaled_dot_product_attention(qq, t[0], t[1]).transpose(1, 2).reshape(b, 1, c);
         y = proj.forward(y);
-        y = y + mlp.forward(norm.forward(y));
+        y = TensorMath.Add(y, mlp.forward(norm.forward(y)));
         return y[.., 0].MoveToOuterDisposeScope();
     }
 }
@@ -204,7 +204,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
         var x = patch_embed.forward(pixels);
         long n = x.shape[0];
         // no_embed_class: pos_embed goes to the patches only, then [CLS, REG×r, patches].
-        x = x + pos_embed;
+        x = TensorMath.Add(x, pos_embed);
         var parts = new List<Tensor>();
         if (cls_token is not null) parts.Add(cls_token.expand(n, -1, -1));
         if (reg_token is not null) parts.Add(reg_token.expand(n, -1, -1));
