@@ -1,3 +1,4 @@
+using RoboFactory.Sim.Math;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;

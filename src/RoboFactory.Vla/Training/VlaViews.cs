@@ -1,3 +1,4 @@
+using RoboFactory.Sim.Math;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Sim.Imaging;
 using RoboFactory.Vla.Config;
