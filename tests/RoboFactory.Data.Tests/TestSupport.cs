@@ -1,3 +1,4 @@
+using RoboFactory.Sim.Math;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;

@@ -1,3 +1,4 @@
+using RoboFactory.Sim.Math;
 using System.Text.Json.Nodes;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Vla.Imaging;
