@@ -2,6 +2,7 @@ using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Robots;
 using RoboFactory.Vla.Imaging;
+using RoboFactory.Vla.Tokenization;
 using RoboFactory.Vla.Training;
 
 namespace RoboFactory.Eval;
@@ -30,10 +31,12 @@ public sealed class OpenVlaPolicy : ClosedLoopPolicy
             throw new DirectoryNotFoundException($"no checkpoint for agent {i}: expected {dir} (train it with `train --policy openvla --task {task.EnvId} --agent-id {i}`)");
         }).ToList();
 
-    public static OpenVlaPolicy Load(IReadOnlyList<string> checkpointDirs, string device = "cpu")
+    public static OpenVlaPolicy Load(IReadOnlyList<string> checkpointDirs, string device = "cpu", ActionDecoding decoding = ActionDecoding.Greedy)
     {
         var dev = Vla.Model.Pretrained.ParseDevice(device);
-        return new OpenVlaPolicy(VlaAgentPolicy.LoadAgents(checkpointDirs, dev));
+        var agents = VlaAgentPolicy.LoadAgents(checkpointDirs, dev);
+        foreach (var a in agents) a.Decoding = decoding;
+        return new OpenVlaPolicy(agents);
     }
 
     public override void Validate(MultiAgentEnv env, IReadOnlyList<int> seeds)

@@ -2,6 +2,7 @@ using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Imaging;
 using RoboFactory.Vla.Inference;
 using RoboFactory.Vla.Model;
+using RoboFactory.Vla.Tokenization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -68,6 +69,50 @@ public class ModelApiTests
         // Unused by design: blocks after depth-2, final ViT norms and SigLIP's attn_pool.
         Assert.All(noGrad, n => Assert.True(n.Contains(".blocks.3.") || n.Contains(".norm.") || n.Contains("attn_pool"), n));
         Assert.Contains(m.named_parameters(), p => p.name == "language_model.model.layers.0.self_attn.q_proj.weight" && p.parameter.grad is not null);
+    }
+
+    [Fact]
+    public void LabelLogitsOnly_GivesTheSameLossAndLabelLogits()
+    {
+        using var m = Pretrained.Create(OpenVlaConfig.Tiny, seed: 6);
+        m.eval();
+        var px = torch.randn(2, 6, 112, 112, generator: new Generator(3));
+        var ids = torch.tensor(new long[] { 1, 5, 6, 7, 3900, 3901, 2, 1, 8, 9, 10, 3950, 3951, 2 }).reshape(2, 7);
+        var labels = ids.clone();
+        labels[.., ..4] = torch.tensor(-100L);
+        labels[1, 4] = torch.tensor(-100L); // rows may start their labels at different positions
+        using var full = m.Forward(px, ids, null, labels);
+        using var part = m.Forward(px, ids, null, labels, labelLogitsOnly: true);
+        int nImg = full.NumImageTokens;
+        Assert.Equal(0, full.LogitsOffset);
+        Assert.Equal(nImg + 3, part.LogitsOffset); // position before the first label (text index 4)
+        Assert.Equal(full.Logits.shape[1] - part.LogitsOffset, part.Logits.shape[1]);
+        Assert.Equal(full.Loss!.item<float>(), part.Loss!.item<float>(), 5);
+        Assert.True(full.Logits[.., part.LogitsOffset..].allclose(part.Logits, 1e-5, 1e-5));
+    }
+
+    [Fact]
+    public void ActionDecoder_ModesChooseAndValueAsDocumented()
+    {
+        var tok = ActionTokenizer.For(OpenVlaConfig.Tiny);
+        var logits = torch.full(OpenVlaConfig.Tiny.Text.VocabSize, -10f);
+        logits[5] = torch.tensor(9f);                       // a text token wins the full argmax
+        logits[tok.FirstTokenId + 100] = torch.tensor(5f);  // two neighbouring action bins share the rest
+        logits[tok.FirstTokenId + 101] = torch.tensor(5f);
+        var greedy = new ActionDecoder(tok, ActionDecoding.Greedy);
+        Assert.Equal(5, greedy.Choose(logits));
+        Assert.Equal(tok.Decode(5), greedy.Values[0]);
+        var actionGreedy = new ActionDecoder(tok, ActionDecoding.ActionGreedy);
+        Assert.Equal(tok.FirstTokenId + 100, actionGreedy.Choose(logits));
+        Assert.Equal(tok.Decode(tok.FirstTokenId + 100), actionGreedy.Values[0]);
+        var expected = new ActionDecoder(tok, ActionDecoding.Expected);
+        Assert.Equal(tok.FirstTokenId + 100, expected.Choose(logits));
+        double mid = (tok.Decode(tok.FirstTokenId + 100) + tok.Decode(tok.FirstTokenId + 101)) / 2;
+        Assert.Equal(mid, expected.Values[0], 4);
+        expected.Reset();
+        Assert.Empty(expected.Values);
+        Assert.Throws<ArgumentException>(() => ActionDecoder.Parse("beam"));
+        Assert.Equal(ActionDecoding.Expected, ActionDecoder.Parse(ActionDecoder.Name(ActionDecoding.Expected)));
     }
 
     [Fact]

@@ -175,6 +175,34 @@ public class TrainingTests
         finally { VlaAgentPolicy.DisposeAll(policies); }
     }
 
+    [Fact]
+    public void TinyImageSize_IsTrainedSaved_AndRebuiltForLoraAndFullCheckpoints()
+    {
+        using var tmp = new TempDir();
+        var data = SyntheticRlds.Make(tmp.File("rlds"), episodes: 2, steps: 3);
+        var views = Enumerable.Range(0, 3).Select(i => { var im = new RgbImage(32, 24); new Random(i).NextBytes(im.Pixels); return im; }).ToList();
+        foreach (bool full in new[] { false, true })
+        {
+            var run = tmp.File(full ? "full" : "lora");
+            var o = Tiny(data, run) with { ImageSize = 56, MaxSteps = 1, Views = 3, BatchSize = 2, FullFinetune = full };
+            long[] expected;
+            using (var t = VlaTrainer.Create(o))
+            {
+                Assert.Equal(56, t.Model.Config.Dino.ImageSize);
+                t.Run();
+                t.Model.eval();
+                var px = new VlaImagePipeline(t.Model.Config, centerCrop: true).EvalViews(views);
+                Assert.Equal(56, px.shape[^1]);
+                expected = t.Model.GenerateGreedy(px, torch.tensor(t.Train.Prompts.Prompt("lift the barrier")).unsqueeze(0), 8);
+            }
+            var policies = VlaAgentPolicy.LoadAgents([run]);
+            try { Assert.Equal(expected, policies[0].Predict(views, "lift the barrier").TokenIds); }
+            finally { VlaAgentPolicy.DisposeAll(policies); }
+        }
+        Assert.Throws<ArgumentException>(() => (Tiny(data, tmp.File("x")) with { ImageSize = 100 }).Validate());
+        Assert.Throws<ArgumentException>(() => (Tiny(data, tmp.File("x")) with { ImageSize = 112, Model = tmp.File("some-hf-folder") }).Validate());
+    }
+
     sealed record ActionPredictionPair(long[] Tokens);
 
     [Fact]

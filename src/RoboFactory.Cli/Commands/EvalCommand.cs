@@ -26,8 +26,14 @@ public static class EvalCommand
         var outDir = new Option<string>("--out") { Description = "Results root", DefaultValueFactory = _ => "eval_results" };
         var run = new Option<string?>("--run") { Description = "Run name (default: a timestamp)" };
         var device = new Option<string>("--device") { Description = "openvla: cpu or cuda (a CUDA build needs -p:TorchBackend=cuda)", DefaultValueFactory = _ => "cpu" };
+        var decoding = new Option<string>("--decoding")
+        {
+            Description = "openvla: how action tokens are read: greedy (argmax over the whole vocabulary, as upstream) | action-greedy (argmax over the 256 action tokens) | expected (probability-weighted mean of the bin centres)",
+            DefaultValueFactory = _ => "greedy",
+        };
+        decoding.AcceptOnlyFromAmong("greedy", "action-greedy", "expected");
         var data = new Option<string>("--data") { Description = "replay: data folder holding zarr/{Task}_Agent{i}_{num}.zarr", DefaultValueFactory = _ => "data" };
-        foreach (var o in new Option[] { policy, task, config, checkpoints, device, episodes, seedStart, maxSteps, workers, video, outDir, run, data }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { policy, task, config, checkpoints, device, decoding, episodes, seedStart, maxSteps, workers, video, outDir, run, data }) cmd.Options.Add(o);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             string taskName = r.GetValue(task)!;
@@ -37,7 +43,7 @@ public static class EvalCommand
             {
                 "expert" => () => new ExpertPolicy(taskName),
                 "replay" => ReplayFactory(taskName, r.GetValue(data)!, r.GetValue(config)),
-                _ => OpenVlaFactory(taskName, r.GetValue(checkpoints) ?? Path.Combine("checkpoints", "openvla"), r.GetValue(device)!, r.GetValue(config)),
+                _ => OpenVlaFactory(taskName, r.GetValue(checkpoints) ?? Path.Combine("checkpoints", "openvla"), r.GetValue(device)!, r.GetValue(decoding)!, r.GetValue(config)),
             };
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("interrupted: finishing and writing partial results…"); };
@@ -62,11 +68,12 @@ public static class EvalCommand
         return cmd;
     }
 
-    private static Func<EvalPolicy> OpenVlaFactory(string task, string root, string device, string? configFile)
+    private static Func<EvalPolicy> OpenVlaFactory(string task, string root, string device, string decoding, string? configFile)
     {
         var (cfg, _) = TaskRegistry.Load(task, configFile);
         var dirs = OpenVlaPolicy.CheckpointDirs(root, cfg); // missing checkpoints are refused before anything is loaded
-        return () => OpenVlaPolicy.Load(dirs, device);
+        var mode = Vla.Tokenization.ActionDecoder.Parse(decoding);
+        return () => OpenVlaPolicy.Load(dirs, device, mode);
     }
 
     private static Func<EvalPolicy> ReplayFactory(string task, string dataRoot, string? configFile)

@@ -6,6 +6,7 @@ using RoboFactory.Data.Recording;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Eval;
 using RoboFactory.Sim.Tasks;
+using RoboFactory.Vla.Tokenization;
 using RoboFactory.Vla.Training;
 
 namespace RoboFactory.Cli.Commands;
@@ -17,25 +18,66 @@ namespace RoboFactory.Cli.Commands;
 /// </summary>
 public static class QuickstartCommand
 {
+    /// <summary>What one quickstart run does; the defaults are what `./robofactory quickstart` runs.</summary>
+    public sealed record QuickstartOptions
+    {
+        public string Task { get; init; } = "LiftBarrier";
+        public int Demos { get; init; } = 40;
+        /// <summary>Wall-clock budget of the whole run; sizes training when <see cref="TrainSteps"/> is not given.</summary>
+        public double Minutes { get; init; } = 25;
+        /// <summary>Optimizer steps per agent; null = as many as fit in <see cref="Minutes"/>.</summary>
+        public int? TrainSteps { get; init; }
+        public int BatchSize { get; init; } = 8;
+        public int ImageSize { get; init; } = 112;
+        public bool ImageAug { get; init; } = false;
+        public string Decoding { get; init; } = "greedy";
+        public int EvalEpisodes { get; init; } = 4;
+        public int EvalMaxSteps { get; init; } = 200;
+        public int Workers { get; init; } = Math.Max(1, Environment.ProcessorCount);
+        public string OutDir { get; init; } = Path.Combine("runs", "quickstart");
+    }
+
     public static Command Build()
     {
-        var cmd = new Command("quickstart", "Run the pipeline end to end at a small size and write runs/quickstart/report.md.");
-        var task = new Option<string>("--task") { Description = "Task to run", DefaultValueFactory = _ => "LiftBarrier" };
-        var demos = new Option<int>("--demos") { Description = "Demonstrations to record", DefaultValueFactory = _ => 8 };
-        var episodes = new Option<int>("--eval-episodes") { Description = "Held-out evaluation episodes (seeds 1000+)", DefaultValueFactory = _ => 4 };
-        var outDir = new Option<string>("--out") { Description = "Run folder", DefaultValueFactory = _ => Path.Combine("runs", "quickstart") };
-        var workers = new Option<int>("--workers") { Description = "Parallel simulation workers", DefaultValueFactory = _ => Math.Max(1, Environment.ProcessorCount) };
-        var trainSteps = new Option<int>("--train-steps") { Description = "Optimizer steps of the tiny model per agent (batch 8)", DefaultValueFactory = _ => 40 };
-        var evalSteps = new Option<int>("--eval-max-steps") { Description = "Control steps per evaluation episode of the trained policy", DefaultValueFactory = _ => 120 };
-        foreach (var o in new Option[] { task, demos, episodes, outDir, workers, trainSteps, evalSteps }) cmd.Options.Add(o);
-        cmd.SetAction(r => CliErrors.Run(() => Run(r.GetValue(task)!, r.GetValue(demos), r.GetValue(episodes), r.GetValue(outDir)!, r.GetValue(workers),
-            r.GetValue(trainSteps), r.GetValue(evalSteps))));
+        var d = new QuickstartOptions();
+        var cmd = new Command("quickstart", "Run the pipeline end to end at a small size (prepare → convert → train the tiny OpenVLA per agent → eval on held-out seeds) and write runs/quickstart/report.md.");
+        var task = new Option<string>("--task") { Description = "Task to run", DefaultValueFactory = _ => d.Task };
+        var demos = new Option<int>("--demos") { Description = "Demonstrations to record", DefaultValueFactory = _ => d.Demos };
+        var minutes = new Option<double>("--minutes") { Description = "Wall-clock budget of the whole run: training gets what prepare, convert and the evaluation estimate leave (ignored with --train-steps)", DefaultValueFactory = _ => d.Minutes };
+        var trainSteps = new Option<int?>("--train-steps") { Description = "Optimizer steps of the tiny model per agent (default: as many as fit in --minutes, measured on this machine)" };
+        var batch = new Option<int>("--batch-size") { Description = "Training batch size", DefaultValueFactory = _ => d.BatchSize };
+        var imageSize = new Option<int>("--image-size") { Description = "Input size of the tiny vision towers (px, a multiple of 14)", DefaultValueFactory = _ => d.ImageSize };
+        var aug = new Option<bool>("--image-aug") { Description = "Train with random-resized-crop + colour jitter (off by default here: the fixed cameras make absolute image position informative)" };
+        var decoding = new Option<string>("--decoding") { Description = "How action tokens are read at evaluation: greedy | action-greedy | expected (see `eval --help`)", DefaultValueFactory = _ => d.Decoding };
+        decoding.AcceptOnlyFromAmong("greedy", "action-greedy", "expected");
+        var episodes = new Option<int>("--eval-episodes") { Description = "Held-out evaluation episodes (seeds 1000+)", DefaultValueFactory = _ => d.EvalEpisodes };
+        var evalSteps = new Option<int>("--eval-max-steps") { Description = "Control steps per evaluation episode of the trained policy", DefaultValueFactory = _ => d.EvalMaxSteps };
+        var workers = new Option<int>("--workers") { Description = "Parallel simulation workers", DefaultValueFactory = _ => d.Workers };
+        var outDir = new Option<string>("--out") { Description = "Run folder (replaced)", DefaultValueFactory = _ => d.OutDir };
+        foreach (var o in new Option[] { task, demos, minutes, trainSteps, batch, imageSize, aug, decoding, episodes, evalSteps, workers, outDir }) cmd.Options.Add(o);
+        cmd.SetAction(r => CliErrors.Run(() => Run(new QuickstartOptions
+        {
+            Task = r.GetValue(task)!, Demos = r.GetValue(demos), Minutes = r.GetValue(minutes), TrainSteps = r.GetValue(trainSteps),
+            BatchSize = r.GetValue(batch), ImageSize = r.GetValue(imageSize), ImageAug = r.GetValue(aug), Decoding = r.GetValue(decoding)!,
+            EvalEpisodes = r.GetValue(episodes), EvalMaxSteps = r.GetValue(evalSteps), Workers = r.GetValue(workers), OutDir = r.GetValue(outDir)!,
+        })));
         return cmd;
     }
 
-    public static string Run(string taskName, int demos, int evalEpisodes, string outDir, int workers, int trainSteps = 40, int evalMaxSteps = 120)
+    /// <summary>
+    /// Planning figure for the evaluation reserve only: seconds per control step of two tiny agents with three views
+    /// each (`bench eval` measured 6.2 steps/s on a 2-core machine), rounded up.
+    /// </summary>
+    const double EvalSecondsPerStep = 0.2;
+
+    public static string Run(QuickstartOptions q)
     {
-        var (cfg, _) = TaskRegistry.Load(taskName);
+        if (q.Demos < 2) throw new ArgumentException("--demos must be at least 2 (one episode is held out for validation)");
+        if (q.Minutes <= 0) throw new ArgumentException("--minutes must be positive");
+        if (q.EvalEpisodes < 1 || q.EvalMaxSteps < 1) throw new ArgumentException("--eval-episodes and --eval-max-steps must be positive");
+        var decoding = ActionDecoder.Parse(q.Decoding);
+        var (cfg, _) = TaskRegistry.Load(q.Task);
+        string outDir = q.OutDir;
         var total = Stopwatch.StartNew();
         string data = Path.Combine(outDir, "data");
         if (Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
@@ -46,10 +88,10 @@ public static class QuickstartCommand
         // 1. demonstrations
         var sw = Stopwatch.StartNew();
         PrepareResult? prep = null;
-        Progress.Run("1/4 prepare", demos, (report, log) =>
-            prep = DemoRecorder.Run(new PrepareOptions(cfg.Name, demos, workers, OutRoot: Path.Combine(data, "zarr")),
+        Progress.Run("1/4 prepare", q.Demos, (report, log) =>
+            prep = DemoRecorder.Run(new PrepareOptions(cfg.Name, q.Demos, q.Workers, OutRoot: Path.Combine(data, "zarr")),
                 new SyncProgress<PrepareProgress>(p => report(p.Successes, $"{p.Successes}/{p.Target} demos ({p.Failures} failed seeds)")), log));
-        steps.Add(("prepare", sw.Elapsed.TotalSeconds, $"./robofactory prepare --task {cfg.Name} --num {demos} --out {data}"));
+        steps.Add(("prepare", sw.Elapsed.TotalSeconds, $"./robofactory prepare --task {cfg.Name} --num {q.Demos} --out {data}"));
 
         // 2. RLDS + statistics per agent
         sw.Restart();
@@ -67,46 +109,66 @@ public static class QuickstartCommand
         // 3. the tiny OpenVLA, one per agent, on its own dataset
         sw.Restart();
         string ckptRoot = Path.Combine(outDir, "checkpoints");
+        TrainOptions Options(int agent, string dataset, int maxSteps) => new()
+        {
+            Task = cfg.Name, AgentId = agent, DataPath = dataset, Model = "tiny", ImageSize = q.ImageSize, ImageAug = q.ImageAug,
+            BatchSize = q.BatchSize, MaxSteps = maxSteps, SaveEvery = maxSteps, ValEvery = Math.Max(1, maxSteps / 10),
+            CheckpointRoot = ckptRoot, Logger = "jsonl", Plots = false,
+        };
+        string budgetNote;
+        int trainSteps;
+        if (q.TrainSteps is int fixedSteps)
+        {
+            trainSteps = fixedSteps;
+            budgetNote = $"{fixedSteps} steps per agent (--train-steps)";
+        }
+        else
+        {
+            double reserve = q.EvalEpisodes * q.EvalMaxSteps * EvalSecondsPerStep + 30;
+            double perAgent = (q.Minutes * 60 - total.Elapsed.TotalSeconds - reserve) / datasets.Count;
+            double rate = MeasureSamplesPerSecond(Options(0, datasets[0].DatasetDirectory, 4) with { OutDir = Path.Combine(outDir, "calibration") });
+            trainSteps = Math.Max(10, (int)(perAgent * rate / q.BatchSize));
+            budgetNote = FormattableString.Invariant(
+                $"{trainSteps} steps per agent: {perAgent / 60:0.0} min each at the measured {rate:0.0} samples/s, from the {q.Minutes:0.#}-minute budget less prepare, convert and an evaluation reserve of {reserve / 60:0.0} min");
+        }
+        Console.WriteLine($"training: {budgetNote}");
         var runs = new List<TrainSummary>();
         var plots = new List<string>();
         foreach (var (ds, i) in datasets.Select((d, i) => (d, i)))
         {
-            var opts = new TrainOptions
-            {
-                Task = cfg.Name, AgentId = i, DataPath = ds.DatasetDirectory, Model = "tiny", MaxSteps = trainSteps,
-                SaveEvery = trainSteps, ValEvery = Math.Max(1, trainSteps / 2), CheckpointRoot = ckptRoot, Logger = "jsonl", Plots = false,
-            };
-            using var trainer = VlaTrainer.Create(opts);
+            using var trainer = VlaTrainer.Create(Options(i, ds.DatasetDirectory, trainSteps));
             Progress.Run($"3/4 train agent {i}", trainSteps, (report, log) =>
                 runs.Add(trainer.Run(m => report(m.Step, FormattableString.Invariant($"step {m.Step}/{trainSteps} loss {m.Loss:0.000} acc {m.Accuracy:P0}")), v => log(v.ToString()))));
             try { plots.AddRange(TrainPlots.Write(trainer.RunDirectory)); }
             catch (Exception e) when (e is not OutOfMemoryException) { Console.Error.WriteLine($"warning: plots not written: {e.Message}"); }
         }
+        string augFlag = q.ImageAug ? "" : " --no-image-aug";
         steps.Add(("train tiny (per agent)", sw.Elapsed.TotalSeconds,
-            $"./robofactory train --policy openvla --task {cfg.EnvId} --agent-id I --model tiny --max-steps {trainSteps} --data {Path.Combine(data, "rlds", "<dataset>_agentI", "1.0.0")} --out {Path.Combine(ckptRoot, $"{cfg.Name}_AgentI")}"));
+            $"./robofactory train --policy openvla --task {cfg.EnvId} --agent-id I --model tiny --image-size {q.ImageSize}{augFlag} --batch-size {q.BatchSize} --max-steps {trainSteps} --data {Path.Combine(data, "rlds", "<dataset>_agentI", "1.0.0")} --out {Path.Combine(ckptRoot, $"{cfg.Name}_AgentI")}"));
 
         // 4. closed-loop evaluation on held-out seeds: the trained agents together, and the expert as a sanity check
         sw.Restart();
         EvalReport? learned = null, expert = null;
         string evalRoot = Path.Combine(outDir, "eval");
         var ckptDirs = OpenVlaPolicy.CheckpointDirs(ckptRoot, cfg);
+        int evalEpisodes = q.EvalEpisodes;
         Progress.Run("4/4 eval", 2 * evalEpisodes, (report, log) =>
         {
             int done = 0;
             var tick = new SyncProgress<EpisodeResult>(_ => report(++done, $"{done}/{2 * evalEpisodes} episodes"));
-            learned = Evaluator.Run(new EvalOptions(cfg.Name, evalEpisodes, 1000, MaxSteps: evalMaxSteps, Workers: 1, Videos: 1, OutRoot: evalRoot, Run: "openvla"),
-                () => OpenVlaPolicy.Load(ckptDirs), tick, log);
-            expert = Evaluator.Run(new EvalOptions(cfg.Name, evalEpisodes, 1000, Workers: workers, Videos: 1, OutRoot: evalRoot, Run: "expert"),
+            learned = Evaluator.Run(new EvalOptions(cfg.Name, evalEpisodes, 1000, MaxSteps: q.EvalMaxSteps, Workers: 1, Videos: 1, OutRoot: evalRoot, Run: "openvla"),
+                () => OpenVlaPolicy.Load(ckptDirs, decoding: decoding), tick, log);
+            expert = Evaluator.Run(new EvalOptions(cfg.Name, evalEpisodes, 1000, Workers: q.Workers, Videos: 1, OutRoot: evalRoot, Run: "expert"),
                 () => new ExpertPolicy(cfg.Name), tick, log);
         });
         steps.Add(("eval (tiny OpenVLA + expert, seeds 1000+)", sw.Elapsed.TotalSeconds,
-            $"./robofactory eval --policy openvla --task {cfg.EnvId} --checkpoints {ckptRoot} --episodes {evalEpisodes} --seed-start 1000 --max-steps {evalMaxSteps} --video 1"));
+            $"./robofactory eval --policy openvla --task {cfg.EnvId} --checkpoints {ckptRoot} --episodes {evalEpisodes} --seed-start 1000 --max-steps {q.EvalMaxSteps} --decoding {q.Decoding} --video 1"));
 
         string reportPath = Path.Combine(outDir, "report.md");
         var md = new StringBuilder();
         md.AppendLine($"# Quickstart: {cfg.EnvId}");
         md.AppendLine();
-        md.AppendLine($"Instruction: \"{cfg.Instruction}\"; {cfg.Agents.Count} agents; {demos} demonstrations; measured on this machine ({Environment.ProcessorCount} cores) in {total.Elapsed.TotalMinutes.ToString("0.0", inv)} min.");
+        md.AppendLine($"Instruction: \"{cfg.Instruction}\"; {cfg.Agents.Count} agents; {q.Demos} demonstrations; training: {budgetNote}; decoding: {q.Decoding}; measured on this machine ({Environment.ProcessorCount} cores) in {total.Elapsed.TotalMinutes.ToString("0.0", inv)} min.");
         md.AppendLine();
         md.AppendLine("| step | time (s) | reproduce |");
         md.AppendLine("|---|---|---|");
@@ -132,8 +194,8 @@ public static class QuickstartCommand
                 $"- agent {i}: {run.FinalStep} steps in {run.Seconds:0} s; last train loss {run.LastTrain?.Loss:0.000}, action-token accuracy {run.LastTrain?.Accuracy:P0}, L1 {run.LastTrain?.L1:0.000}; validation accuracy {run.LastValidation?.Accuracy:P0}; checkpoint `{run.LastCheckpoint}`"));
         foreach (var p in plots) md.AppendLine($"- ![{Path.GetFileNameWithoutExtension(p)}]({Path.GetRelativePath(outDir, p)})");
         md.AppendLine();
-        md.AppendLine("With a few demonstrations and a few dozen steps the tiny policy does not solve the task; this run checks that");
-        md.AppendLine("every stage works. Scale it up with `--demos`, `--train-steps`, or a real base model: `./robofactory train --model path/to/openvla-7b`.");
+        md.AppendLine("These are this run's measured figures. docs/results.md lists the settings tried and their success rates;");
+        md.AppendLine("scale up with `--demos`, `--minutes` or `--train-steps`, or fine-tune a real base model: `./robofactory train --model path/to/openvla-7b`.");
         md.AppendLine();
         md.AppendLine("## Videos");
         md.AppendLine();
@@ -144,5 +206,23 @@ public static class QuickstartCommand
         Console.WriteLine(md.ToString());
         Console.WriteLine($"report: {reportPath}");
         return reportPath;
+    }
+
+    /// <summary>Training throughput on this machine: a few steps of a throw-away run (the first step warms up).</summary>
+    static double MeasureSamplesPerSecond(TrainOptions probe)
+    {
+        try
+        {
+            using var t = VlaTrainer.Create(probe with { ValEvery = 0, SaveEvery = 0, Logger = "none", Plots = false, Overwrite = true });
+            t.TrainStep();
+            var sw = Stopwatch.StartNew();
+            int n = 0;
+            while (t.Step < probe.MaxSteps) { t.TrainStep(); n++; }
+            return n * probe.SamplesPerStep / Math.Max(sw.Elapsed.TotalSeconds, 1e-6);
+        }
+        finally
+        {
+            if (probe.OutDir is string dir && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
     }
 }

@@ -38,6 +38,7 @@ public static class TrainCommands
         var data = new Option<string?>("--data") { Description = "RLDS dataset folder (default data/rlds/{task_snake}_agent{id}/1.0.0)" };
         var model = new Option<string>("--model") { Description = "'tiny' (built from scratch with --seed; CPU default) or a Hugging Face OpenVLA folder (frozen base, e.g. openvla-7b)", DefaultValueFactory = _ => "tiny" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.model (default: the model folder's; tiny uses a byte-level prompt encoding)" };
+        var imageSize = new Option<int?>("--image-size") { Description = "--model tiny: input size of both vision towers in px, a multiple of 14 (default 112; the pretrained sizes come from config.json)" };
         var batch = new Option<int>("--batch-size") { Description = "Samples per micro-batch", DefaultValueFactory = _ => 8 };
         var accum = new Option<int>("--grad-accum") { Description = "Micro-batches per optimizer step", DefaultValueFactory = _ => 1 };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW)", DefaultValueFactory = _ => 5e-4 };
@@ -74,7 +75,7 @@ public static class TrainCommands
         var gradCkpt = new Option<bool>("--gradient-checkpointing") { Description = "Not available in this build (TorchSharp has no activation checkpointing)" };
         var threads = new Option<int?>("--decode-threads") { Description = "PNG decode/augment threads (default: all cores)" };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
-        foreach (var o in new Option[] { policy, task, agent, data, model, tokenizer, batch, accum, lr, minLr, warmup, wd, clip, steps, seed, full, loraOnly, proj,
+        foreach (var o in new Option[] { policy, task, agent, data, model, tokenizer, imageSize, batch, accum, lr, minLr, warmup, wd, clip, steps, seed, full, loraOnly, proj,
                      rank, alpha, dropout, targets, init, noAug, views, logger, valEvery, valBatches, valFrac, saveEvery, keep, outDir, resume, overwrite,
                      device, dtype, gpus, gradCkpt, threads, noPlots })
             cmd.Options.Add(o);
@@ -92,7 +93,7 @@ public static class TrainCommands
             var opts = new TrainOptions
             {
                 Task = r.GetValue(task)!, AgentId = r.GetValue(agent), DataPath = r.GetValue(data), Model = r.GetValue(model)!, Tokenizer = r.GetValue(tokenizer),
-                Seed = r.GetValue(seed), BatchSize = r.GetValue(batch), GradAccum = r.GetValue(accum), Lr = r.GetValue(lr), MinLr = r.GetValue(minLr),
+                ImageSize = r.GetValue(imageSize), Seed = r.GetValue(seed), BatchSize = r.GetValue(batch), GradAccum = r.GetValue(accum), Lr = r.GetValue(lr), MinLr = r.GetValue(minLr),
                 MaxSteps = r.GetValue(steps), WarmupSteps = r.GetValue(warmup), WeightDecay = r.GetValue(wd), MaxGradNorm = r.GetValue(clip),
                 FullFinetune = r.GetValue(full) ? true : r.GetValue(loraOnly) ? false : null, TrainProjector = r.GetValue(proj),
                 LoraRank = r.GetValue(rank), LoraAlpha = r.GetValue(alpha), LoraDropout = r.GetValue(dropout),

@@ -181,6 +181,15 @@ public sealed record OpenVlaConfig
         },
     };
 
+    /// <summary>The tiny preset with both vision towers at <paramref name="imageSize"/> px (a multiple of the 14 px patch).</summary>
+    public static OpenVlaConfig TinyAt(int imageSize)
+    {
+        var t = Tiny;
+        var c = t with { Dino = t.Dino with { ImageSize = imageSize }, Siglip = t.Siglip with { ImageSize = imageSize } };
+        c.Validate();
+        return c;
+    }
+
     /// <summary>"openvla-7b", "tiny", a config.json path, or a directory holding config.json.</summary>
     public static OpenVlaConfig Resolve(string nameOrPath)
     {

@@ -106,14 +106,14 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         var (s, p) = settings[name];
         var h = p > 0 && training ? F.dropout(x, p, true) : x;
         var d = F.linear(F.linear(h, A(name).to(x.dtype)), B(name).to(x.dtype));
-        return Model.TensorMath.Add(y, d * s).MoveToOuterDisposeScope();
+        return Model.TensorMath.Add(y, Model.TensorMath.Mul(d, s)).MoveToOuterDisposeScope();
     }
 
     /// <summary>ΔW = scaling · B·A (fp32, [out, in]).</summary>
     public Tensor Delta(string adapter)
     {
         using var noGrad = torch.no_grad();
-        return torch.matmul(B(adapter), A(adapter)).mul_(Scaling(adapter));
+        return Model.TensorMath.MulInPlace(torch.matmul(B(adapter), A(adapter)), Scaling(adapter));
     }
 
     /// <summary>Adds the active adapter's ΔW into the base weight (in the base dtype, as PEFT's merge) and returns the base layer.</summary>
@@ -124,7 +124,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
             using (var d = Delta(name))
             {
                 var w = Base.weight!;
-                using var merged = (w.to(ScalarType.Float32) + d.to(w.device)).to(w.dtype);
+                using var merged = Model.TensorMath.Add(w.to(ScalarType.Float32), d.to(w.device)).to(w.dtype);
                 w.copy_(merged);
             }
         return Base;

@@ -44,7 +44,7 @@ public sealed class KvCache : IDisposable
 public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
 {
     internal Parameter weight;
-    readonly double eps;
+    readonly Scalar eps; // held for the module's lifetime (see TensorMath)
 
     public LlamaRMSNorm(int dim, double eps, ModelOptions o) : base("LlamaRMSNorm")
     {
@@ -57,7 +57,7 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x.to(ScalarType.Float32);
-        h = h * torch.rsqrt(h.pow(2).mean([-1], keepdim: true) + eps);
+        h = h * torch.rsqrt(h.square().mean([-1], keepdim: true).add_(eps));
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }
@@ -186,7 +186,9 @@ public sealed class LlamaModel : nn.Module
     {
         using var scope = NewDisposeScope();
         int hd = cfg.HeadDim;
-        var invFreq = 1.0 / torch.pow(cfg.RopeTheta, torch.arange(0, hd, 2, dtype: ScalarType.Float64, device: device) / hd);
+        using Scalar headDim = (double)hd; // explicit Scalar (see TensorMath)
+        var theta = torch.tensor(cfg.RopeTheta, dtype: ScalarType.Float64, device: device);
+        var invFreq = torch.pow(theta, torch.arange(0, hd, 2, dtype: ScalarType.Float64, device: device).div_(headDim)).reciprocal_();
         var pos = torch.arange(start, start + len, dtype: ScalarType.Float64, device: device);
         var freqs = torch.outer(pos, invFreq).to(ScalarType.Float32);
         var emb = torch.cat([freqs, freqs], -1);
@@ -238,12 +240,16 @@ public sealed class LlamaForCausalLM : VlaModule
     public LlamaModel Model => model;
     public nn.Module<Tensor, Tensor> LmHead => lm_head;
 
-    /// <summary>Logits in fp32 (HF casts before argmax / cross-entropy).</summary>
-    public Tensor forward(Tensor inputsEmbeds, Tensor? paddingMask = null, KvCache? cache = null, bool lastOnly = false)
+    /// <summary>
+    /// Logits in fp32 (HF casts before argmax / cross-entropy), for positions from <paramref name="fromPosition"/> on
+    /// (only the last one with <paramref name="lastOnly"/>).
+    /// </summary>
+    public Tensor forward(Tensor inputsEmbeds, Tensor? paddingMask = null, KvCache? cache = null, bool lastOnly = false, int fromPosition = 0)
     {
         using var scope = NewDisposeScope();
         var h = model.forward(inputsEmbeds, paddingMask, cache);
         if (lastOnly) h = h[.., ^1..];
+        else if (fromPosition > 0) h = h[.., fromPosition..];
         return lm_head.forward(h).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 }

@@ -16,6 +16,8 @@ public sealed class VlaOutput : IDisposable
     public Tensor? Loss { get; init; }
     /// <summary>Number of image tokens inserted after BOS (K views × P patches).</summary>
     public required int NumImageTokens { get; init; }
+    /// <summary>Sequence position of Logits[:, 0] (0 unless the forward kept only the positions that predict labels).</summary>
+    public int LogitsOffset { get; init; }
 
     public void Dispose() { Logits.Dispose(); Loss?.Dispose(); }
 }
@@ -90,8 +92,11 @@ public sealed class OpenVlaForActionPrediction : nn.Module
     /// <summary>
     /// Full multimodal forward. <paramref name="inputIds"/> [B,L] starts with BOS; <paramref name="attentionMask"/> [B,L]
     /// (right padding); <paramref name="labels"/> [B,L] with −100 for ignored positions. Image positions never count.
+    /// With <paramref name="labelLogitsOnly"/> the LM head runs only from the position before the first label on
+    /// (training: the loss is the same, and the 4,160- or 32,064-way head over every image and prompt position is
+    /// skipped); <see cref="VlaOutput.LogitsOffset"/> says where the logits start.
     /// </summary>
-    public VlaOutput Forward(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null)
+    public VlaOutput Forward(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask = null, Tensor? labels = null, bool labelLogitsOnly = false)
     {
         using var scope = NewDisposeScope();
         var img = EmbedImages(pixelValues);
@@ -103,7 +108,9 @@ public sealed class OpenVlaForActionPrediction : nn.Module
             var m = attentionMask.to(ScalarType.Bool).to(Device);
             fullMask = torch.cat([m[.., ..1], torch.ones(m.shape[0], nImg, dtype: ScalarType.Bool, device: Device), m[.., 1..]], 1);
         }
-        var logits = language_model.forward(embeds, fullMask);
+        int from = labels is not null && labelLogitsOnly ? FirstLabelPosition(labels, nImg) - 1 : 0;
+        var logits = language_model.forward(embeds, fullMask, fromPosition: Math.Max(0, from));
+        from = Math.Max(0, from);
         Tensor? loss = null;
         if (labels is not null)
         {
@@ -111,10 +118,18 @@ public sealed class OpenVlaForActionPrediction : nn.Module
             var full = torch.cat([lab[.., ..1], torch.full(lab.shape[0], nImg, -100L, dtype: ScalarType.Int64, device: Device), lab[.., 1..]], 1);
             // HF causal-LM loss: logits[:, :-1] predict labels[:, 1:], mean over non-ignored positions.
             var shiftLogits = logits[.., ..^1].reshape(-1, logits.shape[2]);
-            var shiftLabels = full[.., 1..].reshape(-1);
+            var shiftLabels = full[.., (from + 1)..].reshape(-1);
             loss = F.cross_entropy(shiftLogits, shiftLabels, ignore_index: -100).MoveToOuterDisposeScope();
         }
-        return new VlaOutput { Logits = logits.MoveToOuterDisposeScope(), Loss = loss, NumImageTokens = nImg };
+        return new VlaOutput { Logits = logits.MoveToOuterDisposeScope(), Loss = loss, NumImageTokens = nImg, LogitsOffset = from };
+    }
+
+    /// <summary>Position in the multimodal sequence of the first label != −100 in any row (1 when there is none).</summary>
+    static int FirstLabelPosition(Tensor labels, int nImg)
+    {
+        var any = labels.ne(-100L).any(0).cpu().data<bool>().ToArray();
+        for (int j = 1; j < any.Length; j++) if (any[j]) return nImg + j;
+        return 1;
     }
 
     /// <summary>
@@ -122,7 +137,14 @@ public sealed class OpenVlaForActionPrediction : nn.Module
     /// With <paramref name="useCache"/> the prompt is prefilled once and each step feeds one token; without, every step
     /// recomputes the whole sequence (reference for tests).
     /// </summary>
-    public long[] GenerateGreedy(Tensor pixelValues, Tensor inputIds, int numTokens, bool useCache = true)
+    public long[] GenerateGreedy(Tensor pixelValues, Tensor inputIds, int numTokens, bool useCache = true) =>
+        Generate(pixelValues, inputIds, numTokens, logits => logits.argmax().item<long>(), useCache);
+
+    /// <summary>
+    /// Decodes exactly <paramref name="numTokens"/> tokens, batch 1: <paramref name="choose"/> gets the next-token
+    /// logits [V] and returns the id fed back (and recorded).
+    /// </summary>
+    public long[] Generate(Tensor pixelValues, Tensor inputIds, int numTokens, Func<Tensor, long> choose, bool useCache = true)
     {
         if (inputIds.shape[0] != 1 || pixelValues.shape[0] != 1) throw new ArgumentException("batch size must be 1 for generation");
         using var noGrad = torch.no_grad();
@@ -136,7 +158,7 @@ public sealed class OpenVlaForActionPrediction : nn.Module
             var logits = language_model.forward(BuildInputsEmbeds(img, ids), null, cache, lastOnly: true);
             for (int i = 0; i < numTokens; i++)
             {
-                long next = logits[0, -1].argmax().item<long>();
+                long next = choose(logits[0, -1]);
                 result[i] = next;
                 if (i + 1 == numTokens) break;
                 var tok = torch.tensor(new[] { next }, device: Device).reshape(1, 1);
@@ -148,7 +170,7 @@ public sealed class OpenVlaForActionPrediction : nn.Module
             for (int i = 0; i < numTokens; i++)
             {
                 var logits = language_model.forward(BuildInputsEmbeds(img, ids), null, null, lastOnly: true);
-                long next = logits[0, -1].argmax().item<long>();
+                long next = choose(logits[0, -1]);
                 result[i] = next;
                 ids = torch.cat([ids, torch.tensor(new[] { next }, device: Device).reshape(1, 1)], 1);
             }

@@ -4,13 +4,29 @@ using static TorchSharp.torch;
 namespace RoboFactory.Vla.Model;
 
 /// <summary>
-/// Tensor sums with a long-lived alpha. TorchSharp's <c>a + b</c> creates a temporary <see cref="Scalar"/> for alpha;
-/// nothing references it during the native call, so a garbage collection can finalise (free) it while libtorch still
-/// reads it, which surfaced as an intermittent "Expected false to be true" from c10::Scalar::toFloat in long evaluations.
+/// Tensor arithmetic whose <see cref="Scalar"/> arguments stay alive for the whole native call. TorchSharp turns a
+/// double argument (<c>a + b</c>'s alpha, <c>t * 0.5</c>, <c>add_(x, alpha: …)</c>) into a temporary Scalar that nothing
+/// references during the call, so a garbage collection can finalise (free) it while libtorch still reads it. That
+/// surfaced as an intermittent "Expected false to be true" from c10::Scalar::toFloat, in long evaluations (ViT sums)
+/// and in long training runs (AdamW's add_). Hot paths therefore pass Scalars held by a <c>using</c> or a field.
 /// </summary>
 public static class TensorMath
 {
     private static readonly Scalar One = 1.0;
 
     public static Tensor Add(Tensor a, Tensor b) => a.add(b, One);
+
+    /// <summary>t · value (a new tensor).</summary>
+    public static Tensor Mul(Tensor t, double value)
+    {
+        using Scalar s = value;
+        return t.mul(s);
+    }
+
+    /// <summary>t ← t · value.</summary>
+    public static Tensor MulInPlace(Tensor t, double value)
+    {
+        using Scalar s = value;
+        return t.mul_(s);
+    }
 }

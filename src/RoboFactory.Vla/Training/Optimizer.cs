@@ -44,17 +44,22 @@ public sealed class AdamW : IDisposable
         using var noGrad = torch.no_grad();
         double sq = 0;
         foreach (var (_, p) in parameters)
-            if (p.grad is { } g) { using var n = g.to(ScalarType.Float64).pow(2).sum(); sq += n.item<double>(); }
+            if (p.grad is { } g) { using var n = g.to(ScalarType.Float64).square().sum(); sq += n.item<double>(); }
         double total = Math.Sqrt(sq);
         double coef = maxNorm / (total + 1e-6);
         if (maxNorm > 0 && coef < 1)
-            foreach (var (_, p) in parameters) p.grad?.mul_(coef);
+        {
+            using Scalar c = coef; // explicit, held across the native calls (see Model.TensorMath)
+            foreach (var (_, p) in parameters) p.grad?.mul_(c);
+        }
         return total;
     }
 
     public void Step(double lr)
     {
         using var noGrad = torch.no_grad();
+        // explicit Scalars, alive until the end of Step: a temporary one can be finalised mid-call (see Model.TensorMath)
+        using Scalar beta1 = Beta1, oneMinusBeta1 = 1 - Beta1, beta2 = Beta2, oneMinusBeta2 = 1 - Beta2, eps = Eps, decay = 1 - lr * WeightDecay;
         foreach (var (name, p) in parameters)
         {
             if (p.grad is not { } g) continue;
@@ -63,13 +68,14 @@ public sealed class AdamW : IDisposable
                 s = (torch.zeros_like(p, dtype: ScalarType.Float32).DetachFromDisposeScope(), torch.zeros_like(p, dtype: ScalarType.Float32).DetachFromDisposeScope(), 0);
             long step = s.Step + 1;
             var g32 = g.to(ScalarType.Float32);
-            s.M.mul_(Beta1).add_(g32, alpha: 1 - Beta1);
-            s.V.mul_(Beta2).addcmul_(g32, g32, value: 1 - Beta2);
+            s.M.mul_(beta1).add_(g32, alpha: oneMinusBeta1);
+            s.V.mul_(beta2).addcmul_(g32, g32, value: oneMinusBeta2);
             double bc1 = 1 - Math.Pow(Beta1, step), bc2 = 1 - Math.Pow(Beta2, step);
-            var denom = (s.V.sqrt() / Math.Sqrt(bc2)).add_(Eps);
+            using Scalar sqrtBc2 = Math.Sqrt(bc2), stepSize = -lr / bc1;
+            var denom = s.V.sqrt().div_(sqrtBc2).add_(eps);
             var p32 = p.dtype == ScalarType.Float32 ? p : p.to(ScalarType.Float32);
-            if (WeightDecay != 0) p32.mul_(1 - lr * WeightDecay);
-            p32.addcdiv_(s.M, denom, value: -lr / bc1);
+            if (WeightDecay != 0) p32.mul_(decay);
+            p32.addcdiv_(s.M, denom, value: stepSize);
             if (!ReferenceEquals(p32, p)) p.copy_(p32);
             state[name] = (s.M, s.V, step);
         }

@@ -16,6 +16,8 @@ public sealed record TrainOptions
     /// <summary>"tiny" (built from scratch with <see cref="Seed"/>) or a Hugging Face OpenVLA folder (the frozen base).</summary>
     public string Model { get; init; } = "tiny";
     public string? Tokenizer { get; init; }
+    /// <summary>Input size of both vision towers of the from-scratch tiny model (default 112; a multiple of 14).</summary>
+    public int? ImageSize { get; init; }
     public long Seed { get; init; } = 42;
     public int BatchSize { get; init; } = 8;
     public int GradAccum { get; init; } = 1;
@@ -61,6 +63,8 @@ public sealed record TrainOptions
 
     [JsonIgnore] public string TaskStem => Task.EndsWith("-rf", StringComparison.Ordinal) ? Task[..^3] : Task;
     [JsonIgnore] public bool IsTinyFromScratch => Model.Equals("tiny", StringComparison.OrdinalIgnoreCase);
+    /// <summary>The tiny config this run builds (from-scratch runs only).</summary>
+    [JsonIgnore] public Config.OpenVlaConfig TinyConfig => ImageSize is int px ? Config.OpenVlaConfig.TinyAt(px) : Config.OpenVlaConfig.Tiny;
     [JsonIgnore] public bool UsesFullFinetune => FullFinetune ?? IsTinyFromScratch;
     [JsonIgnore] public int EffectiveWarmup => WarmupSteps ?? (int)Math.Round(0.03 * MaxSteps);
     [JsonIgnore] public int SamplesPerStep => BatchSize * GradAccum;
@@ -100,6 +104,10 @@ public sealed record TrainOptions
         if (Logger is not ("tensorboard" or "jsonl" or "none")) throw new ArgumentException("--logger must be tensorboard, jsonl or none");
         if (EffectiveWarmup < 0 || EffectiveWarmup > MaxSteps) throw new ArgumentException("--warmup-steps must be in [0, max-steps]");
         if (TrainProjector && UsesFullFinetune) throw new ArgumentException("--train-projector is for LoRA runs (a full fine-tune trains the projector anyway)");
+        if (ImageSize is int px && (!IsTinyFromScratch || px < 28 || px > 448 || px % 14 != 0))
+            throw new ArgumentException(IsTinyFromScratch
+                ? $"--image-size {px}: expected a multiple of the 14 px patch in [28, 448]"
+                : "--image-size only applies to --model tiny (a pretrained model's image size is fixed by its config.json)");
         if (Resume && Overwrite) throw new ArgumentException("--resume and --overwrite exclude each other");
     }
 

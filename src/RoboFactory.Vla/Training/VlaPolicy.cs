@@ -75,13 +75,14 @@ public sealed class VlaPolicyCheckpoint
     }
 
     /// <summary>Identity of the frozen base: checkpoints with equal keys can share one base model.</summary>
-    public string BaseKey => IsLora ? (Info.BaseModel == "tiny" ? $"tiny:seed={Info.BaseSeed}" : Path.GetFullPath(Info.BaseModel)) : "full:" + Path.GetFullPath(Directory);
+    public string BaseKey => IsLora ? (Info.BaseModel == "tiny" ? $"tiny:seed={Info.BaseSeed}:px={Config.Dino.ImageSize}" : Path.GetFullPath(Info.BaseModel)) : "full:" + Path.GetFullPath(Directory);
 
     /// <summary>Builds the base model (LoRA) or the whole fine-tuned model (full), in eval mode.</summary>
     public OpenVlaForActionPrediction CreateModel(Device? device = null, ScalarType dtype = ScalarType.Float32)
     {
         if (!IsLora) return Pretrained.Load(Directory, device, dtype);
-        if (Info.BaseModel == "tiny") return Pretrained.Create(OpenVlaConfig.Tiny, device, dtype, seed: Info.BaseSeed);
+        // the tiny base is rebuilt from its seed, at the vision size recorded in this checkpoint's config.json
+        if (Info.BaseModel == "tiny") return Pretrained.Create(OpenVlaConfig.TinyAt(Config.Dino.ImageSize), device, dtype, seed: Info.BaseSeed);
         if (!System.IO.Directory.Exists(Info.BaseModel))
             throw new DirectoryNotFoundException($"{Directory}: base model {Info.BaseModel} not found (adapter_config.json base_model_name_or_path)");
         return Pretrained.Load(Info.BaseModel, device, dtype);
@@ -169,7 +170,7 @@ public sealed class VlaSharedBase : IDisposable
 /// <summary>
 /// One agent's OpenVLA policy: views (in <see cref="VlaViews.Order"/>) + instruction → 8-D action, with exactly the
 /// training preprocessing (centre crop when training augmented, bicubic resize, per-backbone normalisation), the
-/// training prompt encoding, greedy decoding of action_dim tokens and q01/q99 un-normalisation (gripper raw).
+/// training prompt encoding, decoding of action_dim tokens (<see cref="Decoding"/>) and q01/q99 un-normalisation (gripper raw).
 /// </summary>
 public sealed class VlaAgentPolicy : IDisposable
 {
@@ -184,6 +185,8 @@ public sealed class VlaAgentPolicy : IDisposable
     /// <summary>The adapter name in the shared base (null for a standalone model).</summary>
     public string? AdapterName { get; }
     public int Views => Checkpoint.Info.Views;
+    /// <summary>How action tokens are decoded (default: greedy over the whole vocabulary, as upstream).</summary>
+    public ActionDecoding Decoding { get; set; } = ActionDecoding.Greedy;
 
     internal VlaAgentPolicy(VlaPolicyCheckpoint ckpt, OpenVlaForActionPrediction model, string? adapter, VlaSharedBase? shared, LlamaTextTokenizer? tokenizer)
     {
@@ -235,8 +238,9 @@ public sealed class VlaAgentPolicy : IDisposable
         var px = images.EvalViews(views);
         var ids = torch.tensor(prompts.Prompt(instruction)).unsqueeze(0);
         int dim = Checkpoint.Statistics.Dimension;
-        var tokens = model.GenerateGreedy(px, ids, dim);
-        var norm = actions.Decode(tokens);
+        var decoder = new ActionDecoder(actions, Decoding);
+        var tokens = model.Generate(px, ids, dim, decoder.Choose);
+        var norm = decoder.Values;
         var action = ActionNormalizer.Unnormalize(norm, Checkpoint.Statistics);
         return new ActionPrediction(tokens, norm, action, tokens.All(actions.IsActionToken));
     }

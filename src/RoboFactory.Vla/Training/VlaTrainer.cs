@@ -125,7 +125,7 @@ public sealed class VlaTrainer : IDisposable
         var dtype = Pretrained.ParseDType(o.DType);
         OpenVlaForActionPrediction model;
         LlamaTextTokenizer? tokenizer = null;
-        if (o.IsTinyFromScratch) model = Pretrained.Create(OpenVlaConfig.Tiny, device, dtype, seed: o.Seed);
+        if (o.IsTinyFromScratch) model = Pretrained.Create(o.TinyConfig, device, dtype, seed: o.Seed);
         else
         {
             if (!Directory.Exists(o.Model)) throw new DirectoryNotFoundException($"--model {o.Model}: not 'tiny' and not a model folder");
@@ -210,20 +210,23 @@ public sealed class VlaTrainer : IDisposable
         using var scope = NewDisposeScope();
         int nImg = output.NumImageTokens;
         long len = batch.InputIds.shape[1];
-        var pred = output.Logits[.., nImg..(int)(nImg + len - 1)].argmax(-1).cpu();
+        // text position j (label j + 1) sits at sequence position nImg + j; the logits may start later (labels only)
+        long j0 = Math.Max(0, output.LogitsOffset - nImg);
+        long n = len - 1 - j0;
+        var pred = output.Logits[.., (int)(nImg + j0 - output.LogitsOffset)..(int)(nImg + len - 1 - output.LogitsOffset)].argmax(-1).cpu();
         var predArr = pred.data<long>().ToArray();
-        var gtArr = batch.Labels[.., 1..].contiguous().data<long>().ToArray();
+        var gtArr = batch.Labels[.., (int)(j0 + 1)..].contiguous().data<long>().ToArray();
         var tok = data.Actions;
         long correct = 0, total = 0, l1n = 0;
         double l1 = 0;
         for (int b = 0; b < batch.Size; b++)
         {
             int d = 0;
-            for (long j = 0; j < len - 1; j++)
+            for (long j = 0; j < n; j++)
             {
-                long gt = gtArr[b * (len - 1) + j];
+                long gt = gtArr[b * n + j];
                 if (!tok.IsActionToken(gt)) continue;
-                long p = predArr[b * (len - 1) + j];
+                long p = predArr[b * n + j];
                 total++;
                 if (p == gt) correct++;
                 if (d < batch.NormalizedActions[b].Length) { l1 += Math.Abs(tok.Decode(p) - batch.NormalizedActions[b][d]); l1n++; }
@@ -247,7 +250,7 @@ public sealed class VlaTrainer : IDisposable
             using var batch = Train.Batch(first, bs);
             torch.manual_seed((long)(Mix((ulong)Options.Seed, (ulong)(Step * accum + micro)) >> 1));
             using var scope = NewDisposeScope();
-            using var output = Model.Forward(batch.PixelValues, batch.InputIds, batch.AttentionMask, batch.Labels);
+            using var output = Model.Forward(batch.PixelValues, batch.InputIds, batch.AttentionMask, batch.Labels, labelLogitsOnly: true);
             var scaled = accum == 1 ? output.Loss! : output.Loss! / accum;
             scaled.backward();
             loss += output.Loss!.item<float>() / accum;
@@ -280,7 +283,7 @@ public sealed class VlaTrainer : IDisposable
         {
             using var batch = Validation.FlatBatch(idx.Skip(i).Take(Options.BatchSize).ToArray());
             using var scope = NewDisposeScope();
-            using var output = Model.Forward(batch.PixelValues, batch.InputIds, batch.AttentionMask, batch.Labels);
+            using var output = Model.Forward(batch.PixelValues, batch.InputIds, batch.AttentionMask, batch.Labels, labelLogitsOnly: true);
             loss += output.Loss!.item<float>(); batches++;
             var s = Score(output, batch, Validation);
             correct += s.Correct; total += s.Total; l1 += s.L1Sum; l1n += s.L1Count;
