@@ -186,10 +186,11 @@ public sealed class LlamaModel : nn.Module
     {
         using var scope = NewDisposeScope();
         int hd = cfg.HeadDim;
-        using Scalar headDim = (double)hd; // explicit Scalar (see TensorMath)
+        // explicit Scalars, alive across the native calls (see TensorMath)
+        using Scalar headDim = (double)hd, zero = 0, hdEnd = hd, two = 2, first = start, end = start + len;
         var theta = torch.tensor(cfg.RopeTheta, dtype: ScalarType.Float64, device: device);
-        var invFreq = torch.pow(theta, torch.arange(0, hd, 2, dtype: ScalarType.Float64, device: device).div_(headDim)).reciprocal_();
-        var pos = torch.arange(start, start + len, dtype: ScalarType.Float64, device: device);
+        var invFreq = torch.pow(theta, torch.arange(zero, hdEnd, two, dtype: ScalarType.Float64, device: device).div_(headDim)).reciprocal_();
+        var pos = torch.arange(first, end, dtype: ScalarType.Float64, device: device);
         var freqs = torch.outer(pos, invFreq).to(ScalarType.Float32);
         var emb = torch.cat([freqs, freqs], -1);
         return (emb.cos().to(dtype).MoveToOuterDisposeScope(), emb.sin().to(dtype).MoveToOuterDisposeScope());
@@ -210,8 +211,9 @@ public sealed class LlamaModel : nn.Module
         if (past > 0 || hasPadding)
         {
             // Causal with an offset for the cached prefix: query i (position past+i) sees keys 0..past+i.
-            var qpos = torch.arange(past, total, device: dev).unsqueeze(1);
-            var kpos = torch.arange(0, total, device: dev).unsqueeze(0);
+            using Scalar pastS = past, totalS = total, zero = 0L; // explicit Scalars (see TensorMath)
+            var qpos = torch.arange(pastS, totalS, device: dev).unsqueeze(1);
+            var kpos = torch.arange(zero, totalS, device: dev).unsqueeze(0);
             mask = (kpos <= qpos).unsqueeze(0).unsqueeze(0);
             if (hasPadding)
                 mask = mask & paddingMask!.to(ScalarType.Bool).to(dev)[.., TensorIndex.None, TensorIndex.None, ..];

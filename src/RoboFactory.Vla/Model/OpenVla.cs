@@ -115,7 +115,8 @@ public sealed class OpenVlaForActionPrediction : nn.Module
         if (labels is not null)
         {
             var lab = labels.to(ScalarType.Int64).to(Device);
-            var full = torch.cat([lab[.., ..1], torch.full(lab.shape[0], nImg, -100L, dtype: ScalarType.Int64, device: Device), lab[.., 1..]], 1);
+            using Scalar ignore = -100L; // explicit Scalar (see TensorMath)
+            var full = torch.cat([lab[.., ..1], torch.full(lab.shape[0], nImg, ignore, dtype: ScalarType.Int64, device: Device), lab[.., 1..]], 1);
             // HF causal-LM loss: logits[:, :-1] predict labels[:, 1:], mean over non-ignored positions.
             var shiftLogits = logits[.., ..^1].reshape(-1, logits.shape[2]);
             var shiftLabels = full[.., (from + 1)..].reshape(-1);

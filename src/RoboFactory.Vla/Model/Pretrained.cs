@@ -38,12 +38,12 @@ public static class Pretrained
             using var scope = NewDisposeScope();
             var tmp = torch.empty(p.shape, ScalarType.Float32, CPU);
             string leaf = name[(name.LastIndexOf('.') + 1)..];
-            if (name.EndsWith("scale_factor", StringComparison.Ordinal)) tmp.fill_(1e-5);
+            if (name.EndsWith("scale_factor", StringComparison.Ordinal)) { using Scalar v = 1e-5; tmp.fill_(v); }
             else if (name.EndsWith("pos_embed", StringComparison.Ordinal)) nn.init.trunc_normal_(tmp, 0, 0.02, -0.04, 0.04, generator: gen);
             else if (name.EndsWith("cls_token", StringComparison.Ordinal) || name.EndsWith("reg_token", StringComparison.Ordinal) || name.EndsWith("latent", StringComparison.Ordinal))
                 tmp.normal_(0, 1e-6, generator: gen);
             else if (leaf == "bias") tmp.zero_();
-            else if (p.dim() == 1) tmp.fill_(1.0); // LayerNorm / RMSNorm weights
+            else if (p.dim() == 1) { using Scalar v = 1.0; tmp.fill_(v); } // LayerNorm / RMSNorm weights
             else tmp.normal_(0, 0.02, generator: gen); // not nn.init.normal_: TorchSharp 0.107 ignores its generator
             p.copy_(tmp);
         }
