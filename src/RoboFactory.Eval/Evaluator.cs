@@ -93,6 +93,7 @@ public static class Evaluator
                     {
                         // a failing policy (or native library) ends this episode, not the run
                         r = new EpisodeRun(seed, false, env.ElapsedSteps, $"policy error: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}", 0);
+                        log?.Invoke($"seed {seed}: policy error at step {env.ElapsedSteps}, managed stack:\n{e.StackTrace}");
                     }
                     finally { video?.Finish(); }
                     var res = new EpisodeResult(seed, r.Success, r.Steps, Math.Round(sw.Elapsed.TotalSeconds, 3), r.FailureReason, r.ClippedActions,

@@ -57,7 +57,7 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x.to(ScalarType.Float32);
-        h = h * torch.rsqrt(h.square().mean([-1], keepdim: true).add_(eps));
+        h = h * torch.rsqrt(TensorMath.AddInPlace(h.square().mean([-1], keepdim: true), eps));
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }

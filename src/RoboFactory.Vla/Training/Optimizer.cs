@@ -72,7 +72,7 @@ public sealed class AdamW : IDisposable
             s.V.mul_(beta2).addcmul_(g32, g32, value: oneMinusBeta2);
             double bc1 = 1 - Math.Pow(Beta1, step), bc2 = 1 - Math.Pow(Beta2, step);
             using Scalar sqrtBc2 = Math.Sqrt(bc2), stepSize = -lr / bc1;
-            var denom = s.V.sqrt().div_(sqrtBc2).add_(eps);
+            var denom = Model.TensorMath.AddInPlace(s.V.sqrt().div_(sqrtBc2), eps);
             var p32 = p.dtype == ScalarType.Float32 ? p : p.to(ScalarType.Float32);
             if (WeightDecay != 0) p32.mul_(decay);
             p32.addcdiv_(s.M, denom, value: stepSize);
