@@ -98,18 +98,12 @@ public static class Hash
     }
 }
 
-/// <summary>Deterministic test data (SplitMix64), so failures reproduce.</summary>
+/// <summary>Deterministic test data (the project's SplitMix64), so failures reproduce.</summary>
 public sealed class TestRng(ulong seed)
 {
-    private ulong _s = seed;
+    private readonly SplitMix64 _g = new(seed);
 
-    public ulong Next()
-    {
-        ulong z = _s += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    public ulong Next() => _g.Next();
 
     public double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
 
