@@ -16,9 +16,13 @@ namespace RoboFactory.Eval;
 public sealed class OpenVlaPolicy : ClosedLoopPolicy
 {
     private readonly IReadOnlyList<VlaAgentPolicy> policies;
+    private readonly IReadOnlyList<Agent> agents;
 
-    private OpenVlaPolicy(IReadOnlyList<VlaAgentPolicy> policies)
-        : base("openvla", policies.Select(p => (IAgentPolicy)new Agent(p)).ToList(), needsImages: true) => this.policies = policies;
+    private OpenVlaPolicy(IReadOnlyList<VlaAgentPolicy> policies, IReadOnlyList<Agent> agents)
+        : base("openvla", agents.Cast<IAgentPolicy>().ToList(), needsImages: true) => (this.policies, this.agents) = (policies, agents);
+
+    /// <summary>Model calls so far, over all agents (with action chunks of K, about one per K steps per agent).</summary>
+    public int Queries => agents.Sum(a => a.Queries);
 
     /// <summary>Checkpoint folder of each agent, checked to exist before anything is loaded.</summary>
     public static IReadOnlyList<string> CheckpointDirs(string root, TaskConfig task) =>
@@ -36,7 +40,7 @@ public sealed class OpenVlaPolicy : ClosedLoopPolicy
         var dev = Vla.Model.Pretrained.ParseDevice(device);
         var agents = VlaAgentPolicy.LoadAgents(checkpointDirs, dev);
         foreach (var a in agents) a.Decoding = decoding;
-        return new OpenVlaPolicy(agents);
+        return new OpenVlaPolicy(agents, agents.Select(a => new Agent(a)).ToList());
     }
 
     public override void Validate(MultiAgentEnv env, IReadOnlyList<int> seeds)
@@ -56,17 +60,29 @@ public sealed class OpenVlaPolicy : ClosedLoopPolicy
 
     public override void Dispose() => VlaAgentPolicy.DisposeAll(policies);
 
+    /// <summary>
+    /// One agent: asks its policy for an action chunk (1 action unless trained with --action-chunk) and executes the
+    /// chunk's actions on consecutive steps before asking again; the state tokens of --proprio checkpoints come from
+    /// the measured joint state, as in the datasets.
+    /// </summary>
     private sealed class Agent(VlaAgentPolicy policy) : IAgentPolicy
     {
-        public void Reset(int seed) { }
+        readonly Queue<double[]> pending = new();
+        public int Queries { get; private set; }
+
+        public void Reset(int seed) => pending.Clear();
 
         public double[] Act(AgentObservation o, string instruction)
         {
+            if (pending.Count > 0) return pending.Dequeue();
             // the order training used: agent head camera, global camera, wrist camera
             var views = new[] { o.HeadCamera, o.GlobalCamera, o.WristCamera }
                 .Select(img => img is null ? throw new InvalidOperationException("openvla needs rendered observations")
                     : new RgbImage(img.Width, img.Height, img.Rgb)).ToList();
-            return policy.Act(views, instruction);
+            Queries++;
+            var chunk = policy.Predict(views, instruction, policy.UsesProprio ? o.JointState() : null).Chunk;
+            foreach (var a in chunk.Skip(1)) pending.Enqueue(a);
+            return chunk[0];
         }
     }
 }

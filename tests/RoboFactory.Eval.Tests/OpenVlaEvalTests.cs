@@ -13,17 +13,17 @@ public class OpenVlaEvalTests : IDisposable
 
     private PrepareResult? prep;
 
-    private string TrainAgents(int views)
+    private string TrainAgents(int views, bool proprio = false, int chunk = 1)
     {
         prep ??= DemoRecorder.Run(new PrepareOptions("LiftBarrier", 1, OutRoot: Path.Combine(root, "zarr")));
-        string ckpts = Path.Combine(root, $"ckpt{views}");
+        string ckpts = Path.Combine(root, $"ckpt{views}_{proprio}_{chunk}");
         for (int i = 0; i < prep.Stores.Count; i++)
         {
             var ds = ZarrToRlds.Convert(prep.Stores[i], Path.Combine(root, "rlds"), new ZarrToRldsOptions { Overwrite = true }).Dataset;
             using var trainer = VlaTrainer.Create(new TrainOptions
             {
                 Task = "LiftBarrier", AgentId = i, DataPath = ds.DatasetDirectory, MaxSteps = 2, BatchSize = 2, SaveEvery = 2,
-                ValEvery = 0, ValFraction = 0, Views = views, CheckpointRoot = ckpts, Logger = "none", Plots = false,
+                ValEvery = 0, ValFraction = 0, Views = views, Proprio = proprio, ActionChunk = chunk, CheckpointRoot = ckpts, Logger = "none", Plots = false,
             });
             trainer.Run();
         }
@@ -53,6 +53,20 @@ public class OpenVlaEvalTests : IDisposable
             Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "bad"), () => OpenVlaPolicy.Load(oneView)));
         Assert.Contains("trained on 1 view(s)", e.Message);
         Assert.False(Directory.Exists(Path.Combine(root, "openvla", "LiftBarrier-rf", "bad")));
+    }
+
+    [Fact]
+    public void ChunkedProprioAgents_ExecuteEachChunkBeforeAskingAgain()
+    {
+        var (cfg, _) = TaskRegistry.Load("LiftBarrier");
+        var dirs = OpenVlaPolicy.CheckpointDirs(TrainAgents(views: 3, proprio: true, chunk: 3), cfg);
+        OpenVlaPolicy? policy = null;
+        var report = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 7, OutRoot: root, Run: "chunk"),
+            () => policy = OpenVlaPolicy.Load(dirs));
+        Assert.Equal(7, Assert.Single(report.Results).Steps);
+        Assert.DoesNotContain("policy error", report.Results[0].FailureReason ?? "");
+        // steps 0, 3 and 6 ask the model; 1, 2, 4, 5 replay the chunk: 3 queries for each of the 2 agents
+        Assert.Equal(6, policy!.Queries);
     }
 
     [Fact]

@@ -13,7 +13,7 @@ namespace RoboFactory.Vla.Tests;
 /// <summary>Tiny synthetic RLDS datasets for the training tests (small images, 8-D actions, all three views).</summary>
 static class SyntheticRlds
 {
-    public static string Make(string root, int episodes, int steps, int seed = 1, int h = 24, int w = 32)
+    public static string Make(string root, int episodes, int steps, int seed = 1, int h = 24, int w = 32, bool randomState = false)
     {
         var spec = new RldsDatasetSpec { Name = "lift_barrier_agent0", Height = h, Width = w };
         using var writer = new RldsDatasetWriter(root, spec) { EncodeThreads = 1 };
@@ -31,7 +31,7 @@ static class SyntheticRlds
             writer.Write(new RldsEpisode
             {
                 LanguageInstruction = "lift the barrier", Length = steps, Image = Img(), GlobalImage = Img(), WristImage = Img(),
-                State = new float[steps * 8], Action = action,
+                State = randomState ? Enumerable.Range(0, steps * 8).Select(_ => (float)rng.NextDouble()).ToArray() : new float[steps * 8], Action = action,
             });
         }
         return writer.Complete().DatasetDirectory;
@@ -201,6 +201,72 @@ public class TrainingTests
         }
         Assert.Throws<ArgumentException>(() => (Tiny(data, tmp.File("x")) with { ImageSize = 100 }).Validate());
         Assert.Throws<ArgumentException>(() => (Tiny(data, tmp.File("x")) with { ImageSize = 112, Model = tmp.File("some-hf-folder") }).Validate());
+    }
+
+    [Fact]
+    public void ProprioAndActionChunks_AreTrainedSaved_AndReproducedAtInference()
+    {
+        using var tmp = new TempDir();
+        var data = SyntheticRlds.Make(tmp.File("rlds"), episodes: 2, steps: 4, randomState: true);
+        var views = Enumerable.Range(0, 3).Select(i => { var im = new RgbImage(32, 24); new Random(i).NextBytes(im.Pixels); return im; }).ToList();
+        var run = tmp.File("run");
+        var o = Tiny(data, run) with { Proprio = true, ActionChunk = 3, MaxSteps = 1, Views = 3, BatchSize = 2, ValFraction = 0, ImageAug = false };
+        var state = new float[] { 0.1f, 0.9f, 0.5f, 0.3f, 0.7f, 0.2f, 0.6f, 0.4f };
+        long[] expected;
+        int[] stateTokens;
+        using (var t = VlaTrainer.Create(o))
+        {
+            var d = t.Train;
+            Assert.NotNull(d.Proprio);
+            // the chunk is the step's action and the next ones; past the end the last action repeats
+            Assert.Equal(d.NormalizedAction(0, 0).Concat(d.NormalizedAction(0, 1)).Concat(d.NormalizedAction(0, 2)), d.NormalizedChunk(0, 0));
+            Assert.Equal(Enumerable.Repeat(d.NormalizedAction(0, 3), 3).SelectMany(a => a), d.NormalizedChunk(0, 3));
+            // state tokens follow the prompt and carry no labels; 3 × 8 action tokens + EOS are labelled
+            using (var b = d.FlatBatch([1]))
+            {
+                var prompt = d.Prompts.Prompt("lift the barrier");
+                var ids = b.InputIds[0].data<long>().ToArray();
+                var labels = b.Labels[0].data<long>().ToArray();
+                Assert.Equal(d.StateTokens(0, 1)!.Select(x => (long)x), ids.Skip(prompt.Length).Take(8));
+                Assert.All(labels.Take(prompt.Length + 8), l => Assert.Equal(-100L, l));
+                Assert.Equal(25, labels.Count(l => l != -100));
+                Assert.Equal(prompt.Length + 8 + 25, ids.Length);
+            }
+            t.Run();
+            t.Model.eval();
+            stateTokens = d.Proprio!.Encode(state, d.Actions);
+            var px = new VlaImagePipeline(t.Model.Config, centerCrop: false).EvalViews(views);
+            expected = t.Model.GenerateGreedy(px, torch.tensor(d.Prompts.Prompt("lift the barrier", stateTokens)).unsqueeze(0), 24);
+        }
+        var info = VlaPolicyInfo.Read(Path.Combine(run, "step_1", VlaTrainer.PolicyFile));
+        Assert.Equal(3, info.ActionChunk);
+        Assert.NotNull(info.Proprio);
+        var policies = VlaAgentPolicy.LoadAgents([run]);
+        try
+        {
+            var p = policies[0];
+            Assert.True(p.UsesProprio);
+            var pred = p.Predict(views, "lift the barrier", state);
+            Assert.Equal(expected, pred.TokenIds);
+            Assert.Equal(3, pred.Chunk.Count);
+            Assert.All(pred.Chunk, a => Assert.Equal(8, a.Length));
+            Assert.Equal(pred.Action, pred.Chunk[0]);
+            Assert.Throws<ArgumentException>(() => p.Predict(views, "lift the barrier"));
+        }
+        finally { VlaAgentPolicy.DisposeAll(policies); }
+        Assert.Throws<ArgumentException>(() => (o with { ActionChunk = 0 }).Validate());
+    }
+
+    [Fact]
+    public void ProprioStatistics_MapQ01ToMinusOneQ99ToOne_AndClamp()
+    {
+        var s = new Tokenization.ProprioStatistics([0.0, -1.0, 2.0], [1.0, 1.0, 2.0]);
+        Assert.Equal(new[] { -1f, 1f, 0f }, s.Normalize([0f, 1f, 5f]));
+        Assert.Equal(new[] { 0f, 0f, 0f }, s.Normalize([0.5f, 0f, 2f]));
+        Assert.Equal(new[] { 1f, -1f, 0f }, s.Normalize([3f, -9f, 0f]));
+        var tok = new Tokenization.ActionTokenizer();
+        Assert.Equal(tok.Encode(new float[] { -1f, 1f, 0f }), s.Encode([0f, 1f, 2f], tok));
+        Assert.Throws<ArgumentException>(() => s.Normalize([0f, 1f]));
     }
 
     sealed record ActionPredictionPair(long[] Tokens);

@@ -58,6 +58,8 @@ public static class TrainCommands
         var init = new Option<string>("--lora-init") { Description = "gaussian (OpenVLA) | kaiming (PEFT default)", DefaultValueFactory = _ => "gaussian" };
         init.AcceptOnlyFromAmong("gaussian", "kaiming");
         var noAug = new Option<bool>("--no-image-aug") { Description = "Disable random-resized-crop + colour jitter (inference then skips the centre crop)" };
+        var proprio = new Option<bool>("--proprio") { Description = "Put the measured joint state (7 joints + gripper width, binned over the dataset's proprio q01/q99) into the prompt as 8 state tokens; eval then feeds it too" };
+        var chunk = new Option<int>("--action-chunk") { Description = $"Predict K consecutive actions per sample (K·8 action tokens; eval executes the K actions before asking again), 1..{TrainOptions.MaxActionChunk}", DefaultValueFactory = _ => 1 };
         var views = new Option<int>("--views") { Description = "Views fed to the model, in the fixed order head, global, wrist", DefaultValueFactory = _ => VlaViews.Count };
         var logger = new Option<string>("--logger") { Description = "tensorboard (metrics.jsonl + event files) | jsonl | none", DefaultValueFactory = _ => "tensorboard" };
         logger.AcceptOnlyFromAmong("tensorboard", "jsonl", "none");
@@ -76,7 +78,7 @@ public static class TrainCommands
         var threads = new Option<int?>("--decode-threads") { Description = "PNG decode/augment threads (default: all cores)" };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
         foreach (var o in new Option[] { policy, task, agent, data, model, tokenizer, imageSize, batch, accum, lr, minLr, warmup, wd, clip, steps, seed, full, loraOnly, proj,
-                     rank, alpha, dropout, targets, init, noAug, views, logger, valEvery, valBatches, valFrac, saveEvery, keep, outDir, resume, overwrite,
+                     rank, alpha, dropout, targets, init, noAug, proprio, chunk, views, logger, valEvery, valBatches, valFrac, saveEvery, keep, outDir, resume, overwrite,
                      device, dtype, gpus, gradCkpt, threads, noPlots })
             cmd.Options.Add(o);
         cmd.SetAction(r => Guard(() =>
@@ -98,7 +100,7 @@ public static class TrainCommands
                 FullFinetune = r.GetValue(full) ? true : r.GetValue(loraOnly) ? false : null, TrainProjector = r.GetValue(proj),
                 LoraRank = r.GetValue(rank), LoraAlpha = r.GetValue(alpha), LoraDropout = r.GetValue(dropout),
                 LoraTargets = r.GetValue(targets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), LoraInit = r.GetValue(init)!,
-                ImageAug = !r.GetValue(noAug), Views = r.GetValue(views), Logger = r.GetValue(logger)!, ValEvery = r.GetValue(valEvery),
+                ImageAug = !r.GetValue(noAug), Proprio = r.GetValue(proprio), ActionChunk = r.GetValue(chunk), Views = r.GetValue(views), Logger = r.GetValue(logger)!, ValEvery = r.GetValue(valEvery),
                 ValBatches = r.GetValue(valBatches), ValFraction = r.GetValue(valFrac), SaveEvery = r.GetValue(saveEvery), KeepCheckpoints = r.GetValue(keep),
                 OutDir = r.GetValue(outDir), Resume = r.GetValue(resume), Overwrite = r.GetValue(overwrite), Device = r.GetValue(device)!,
                 DType = r.GetValue(dtype)!, DecodeThreads = r.GetValue(threads), Plots = !r.GetValue(noPlots),

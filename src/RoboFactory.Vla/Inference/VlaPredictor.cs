@@ -8,7 +8,12 @@ using static TorchSharp.torch;
 namespace RoboFactory.Vla.Inference;
 
 /// <summary>One predicted action.</summary>
-public sealed record ActionPrediction(long[] TokenIds, double[] Normalized, double[] Action, bool AllActionTokens);
+public sealed record ActionPrediction(long[] TokenIds, double[] Normalized, double[] Action, bool AllActionTokens)
+{
+    readonly IReadOnlyList<double[]>? chunk;
+    /// <summary>The predicted action chunk, consecutive steps in order; <see cref="Action"/> is its first entry.</summary>
+    public IReadOnlyList<double[]> Chunk { get => chunk ?? [Action]; init => chunk = value; }
+}
 
 /// <summary>
 /// End-to-end inference (upstream predict_action): images → pixel values, prompt → ids (+ "▁"), greedy decoding of

@@ -29,6 +29,17 @@ public sealed class PromptEncoder
     /// <summary>"byte-stand-in" or "sentencepiece".</summary>
     public string Kind => Tokenizer is null ? "byte-stand-in" : "sentencepiece";
 
+    /// <summary>Inference prompt ids (what generation starts from): the prompt, then the state tokens if any (--proprio).</summary>
+    public long[] Prompt(string instruction, IReadOnlyList<int>? stateTokens)
+    {
+        var prompt = Prompt(instruction);
+        if (stateTokens is null || stateTokens.Count == 0) return prompt;
+        var ids = new long[prompt.Length + stateTokens.Count];
+        prompt.CopyTo(ids, 0);
+        for (int i = 0; i < stateTokens.Count; i++) ids[prompt.Length + i] = stateTokens[i];
+        return ids;
+    }
+
     /// <summary>Inference prompt ids (what generation starts from).</summary>
     public long[] Prompt(string instruction)
     {
@@ -43,10 +54,10 @@ public sealed class PromptEncoder
         }
     }
 
-    /// <summary>Training ids and labels: prompt + action tokens + EOS; labels −100 on the prompt.</summary>
-    public (long[] InputIds, long[] Labels) TrainingExample(string instruction, IReadOnlyList<int> actionTokens)
+    /// <summary>Training ids and labels: prompt (+ state tokens) + action tokens + EOS; labels −100 on the prompt and state.</summary>
+    public (long[] InputIds, long[] Labels) TrainingExample(string instruction, IReadOnlyList<int> actionTokens, IReadOnlyList<int>? stateTokens = null)
     {
-        var prompt = Prompt(instruction);
+        var prompt = Prompt(instruction, stateTokens);
         var ids = new long[prompt.Length + actionTokens.Count + 1];
         prompt.CopyTo(ids, 0);
         for (int i = 0; i < actionTokens.Count; i++) ids[prompt.Length + i] = actionTokens[i];

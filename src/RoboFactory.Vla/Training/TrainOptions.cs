@@ -38,6 +38,11 @@ public sealed record TrainOptions
     public string LoraInit { get; init; } = "gaussian";
     /// <summary>Random-resized-crop (90 % area) + colour jitter; inference then takes the centre crop.</summary>
     public bool ImageAug { get; init; } = true;
+    /// <summary>Put the measured joint state into the prompt as state tokens (<see cref="Tokenization.ProprioStatistics"/>).</summary>
+    public bool Proprio { get; init; }
+    /// <summary>Predict this many consecutive actions per sample (action chunking; eval executes them in order).</summary>
+    public int ActionChunk { get; init; } = 1;
+    public const int MaxActionChunk = 16;
     /// <summary>How many views of <see cref="VlaViews.Order"/> to feed (3 = all; fewer only for quick tests).</summary>
     public int Views { get; init; } = VlaViews.Count;
     public string DType { get; init; } = "fp32";
@@ -108,6 +113,7 @@ public sealed record TrainOptions
             throw new ArgumentException(IsTinyFromScratch
                 ? $"--image-size {px}: expected a multiple of the 14 px patch in [28, 448]"
                 : "--image-size only applies to --model tiny (a pretrained model's image size is fixed by its config.json)");
+        if (ActionChunk is < 1 or > MaxActionChunk) throw new ArgumentException($"--action-chunk must be 1..{MaxActionChunk}");
         if (Resume && Overwrite) throw new ArgumentException("--resume and --overwrite exclude each other");
     }
 

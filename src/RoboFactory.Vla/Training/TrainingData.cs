@@ -18,7 +18,7 @@ public sealed class VlaBatch : IDisposable
     public required Tensor AttentionMask { get; init; }
     /// <summary>[B, L]: −100 except action tokens and EOS.</summary>
     public required Tensor Labels { get; init; }
-    /// <summary>Per sample, the normalised (q01/q99, gripper raw) action the tokens encode.</summary>
+    /// <summary>Per sample, the normalised (q01/q99, gripper raw) action (or action chunk, concatenated) the tokens encode.</summary>
     public required float[][] NormalizedActions { get; init; }
     public required (int Episode, int Step)[] Origins { get; init; }
     public int Size => NormalizedActions.Length;
@@ -41,6 +41,7 @@ public sealed class VlaTrainingData
     readonly int[] lengths;
     readonly string[] instructions;
     readonly float[][] actions;
+    readonly float[][] states;
     readonly ulong seed;
     readonly int window;
     readonly bool shuffle;
@@ -59,6 +60,10 @@ public sealed class VlaTrainingData
     public int PadId { get; }
     public bool Augment { get; }
     public int DecodeThreads { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    /// <summary>With statistics, each prompt carries the step's measured joint state as state tokens (--proprio).</summary>
+    public ProprioStatistics? Proprio { get; init; }
+    /// <summary>Actions per sample: the step's action and the next ones (the last action repeats past the episode end).</summary>
+    public int ActionChunk { get; init; } = 1;
 
     public VlaTrainingData(RldsDataset dataset, IReadOnlyList<int> episodeIndices, ActionStatistics stats, OpenVlaConfig config,
         PromptEncoder prompts, int views, bool augment, bool shuffle, ulong seed, int window = 16)
@@ -84,12 +89,13 @@ public sealed class VlaTrainingData
         lengths = new int[episodes.Length];
         instructions = new string[episodes.Length];
         actions = new float[episodes.Length][];
+        states = new float[episodes.Length][];
         int k = 0;
         foreach (var e in ds.ReadEpisodes(episodes))
         {
             if (string.IsNullOrWhiteSpace(e.LanguageInstruction))
                 throw new InvalidDataException($"{ds.Directory}: episode {e.Index} has no language instruction");
-            lengths[k] = e.Length; instructions[k] = e.LanguageInstruction; actions[k] = e.Action; k++;
+            lengths[k] = e.Length; instructions[k] = e.LanguageInstruction; actions[k] = e.Action; states[k] = e.State; k++;
         }
         StepsPerEpoch = lengths.Sum(l => (long)l);
     }
@@ -169,6 +175,28 @@ public sealed class VlaTrainingData
         return ActionNormalizer.Normalize(raw, Statistics);
     }
 
+    /// <summary>
+    /// Normalised action chunk of (slot, step): <see cref="ActionChunk"/> consecutive actions, concatenated; steps past
+    /// the episode end repeat its last action (the arm holds its final pose).
+    /// </summary>
+    public float[] NormalizedChunk(int slot, int step)
+    {
+        if (ActionChunk == 1) return NormalizedAction(slot, step);
+        int d = ds.Spec.ActionDim;
+        var chunk = new float[ActionChunk * d];
+        for (int k = 0; k < ActionChunk; k++)
+            NormalizedAction(slot, Math.Min(step + k, lengths[slot] - 1)).CopyTo(chunk, k * d);
+        return chunk;
+    }
+
+    /// <summary>State tokens of (slot, step), or null without <see cref="Proprio"/>.</summary>
+    public int[]? StateTokens(int slot, int step)
+    {
+        if (Proprio is null) return null;
+        int d = ds.Spec.StateDim;
+        return Proprio.Encode(states[slot].AsSpan(step * d, d), Actions);
+    }
+
     /// <summary>The batch of stream samples [first, first + size).</summary>
     public VlaBatch Batch(long first, int size)
     {
@@ -207,8 +235,8 @@ public sealed class VlaTrainingData
         var labels = new long[b][];
         for (int i = 0; i < b; i++)
         {
-            norm[i] = NormalizedAction(locs[i].Slot, locs[i].Step);
-            (ids[i], labels[i]) = Prompts.TrainingExample(instructions[locs[i].Slot], Actions.Encode(norm[i]));
+            norm[i] = NormalizedChunk(locs[i].Slot, locs[i].Step);
+            (ids[i], labels[i]) = Prompts.TrainingExample(instructions[locs[i].Slot], Actions.Encode(norm[i]), StateTokens(locs[i].Slot, locs[i].Step));
         }
         int len = ids.Max(x => x.Length);
         var flatIds = new long[b * len];

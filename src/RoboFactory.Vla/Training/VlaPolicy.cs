@@ -29,12 +29,27 @@ public sealed record VlaPolicyInfo
     /// <summary>"sentencepiece" (tokenizer.model) or "byte-stand-in".</summary>
     public string Prompt { get; init; } = "byte-stand-in";
     public int ActionDim { get; init; } = 8;
+    /// <summary>Actions predicted per call (an action chunk of consecutive steps, action_dim tokens each).</summary>
+    public int ActionChunk { get; init; } = 1;
+    /// <summary>Proprio q01/q99 when the prompt carries state tokens (`--proprio`), else null.</summary>
+    public double[]? ProprioQ01 { get; init; }
+    public double[]? ProprioQ99 { get; init; }
     public long Step { get; init; }
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    public ProprioStatistics? Proprio => ProprioQ01 is not null && ProprioQ99 is not null ? new ProprioStatistics(ProprioQ01, ProprioQ99) : null;
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
     public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json));
-    public static VlaPolicyInfo Read(string path) =>
-        JsonSerializer.Deserialize<VlaPolicyInfo>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty");
+    public static VlaPolicyInfo Read(string path)
+    {
+        var info = JsonSerializer.Deserialize<VlaPolicyInfo>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty");
+        if (info.ActionChunk is < 1 or > TrainOptions.MaxActionChunk)
+            throw new InvalidDataException($"{path}: action_chunk is {info.ActionChunk}; expected 1..{TrainOptions.MaxActionChunk}");
+        if ((info.ProprioQ01 is null) != (info.ProprioQ99 is null) || (info.ProprioQ01 is not null && info.ProprioQ01.Length != info.ProprioQ99!.Length))
+            throw new InvalidDataException($"{path}: proprio_q01 and proprio_q99 must both be present with equal lengths");
+        return info;
+    }
 }
 
 /// <summary>
@@ -228,25 +243,37 @@ public sealed class VlaAgentPolicy : IDisposable
         return result;
     }
 
-    /// <summary>Views (model order, any size) + instruction → tokens, normalised and un-normalised action.</summary>
-    public ActionPrediction Predict(IReadOnlyList<RgbImage> views, string instruction)
+    /// <summary>Actions per call (<see cref="VlaPolicyInfo.ActionChunk"/>).</summary>
+    public int ActionChunk => Checkpoint.Info.ActionChunk;
+    /// <summary>Whether the prompt carries the joint state (trained with --proprio): <see cref="Predict"/> then needs it.</summary>
+    public bool UsesProprio => Checkpoint.Info.Proprio is not null;
+
+    /// <summary>
+    /// Views (model order, any size) + instruction (+ the measured joint state for --proprio checkpoints) → tokens,
+    /// normalised and un-normalised actions: one per step of the chunk.
+    /// </summary>
+    public ActionPrediction Predict(IReadOnlyList<RgbImage> views, string instruction, float[]? state = null)
     {
         if (views.Count != Views)
             throw new ArgumentException($"this policy takes {Views} view(s) in the order [{string.Join(", ", VlaViews.Descriptions.Take(Views))}]; got {views.Count}");
+        var proprio = Checkpoint.Info.Proprio;
+        if (proprio is not null && state is null)
+            throw new ArgumentException($"{Checkpoint.Directory} was trained with --proprio: pass the {proprio.Dimension}-D joint state");
         shared?.Activate(AdapterName);
         using var scope = NewDisposeScope();
         var px = images.EvalViews(views);
-        var ids = torch.tensor(prompts.Prompt(instruction)).unsqueeze(0);
-        int dim = Checkpoint.Statistics.Dimension;
+        var ids = torch.tensor(prompts.Prompt(instruction, proprio?.Encode(state!, actions))).unsqueeze(0);
+        int dim = Checkpoint.Statistics.Dimension, chunk = ActionChunk;
         var decoder = new ActionDecoder(actions, Decoding);
-        var tokens = model.Generate(px, ids, dim, decoder.Choose);
+        var tokens = model.Generate(px, ids, dim * chunk, decoder.Choose);
         var norm = decoder.Values;
-        var action = ActionNormalizer.Unnormalize(norm, Checkpoint.Statistics);
-        return new ActionPrediction(tokens, norm, action, tokens.All(actions.IsActionToken));
+        var steps = Enumerable.Range(0, chunk)
+            .Select(k => ActionNormalizer.Unnormalize(norm.AsSpan(k * dim, dim), Checkpoint.Statistics)).ToArray();
+        return new ActionPrediction(tokens, norm, steps[0], tokens.All(actions.IsActionToken)) { Chunk = steps };
     }
 
-    /// <summary>The 8-D action only.</summary>
-    public double[] Act(IReadOnlyList<RgbImage> views, string instruction) => Predict(views, instruction).Action;
+    /// <summary>The first 8-D action only.</summary>
+    public double[] Act(IReadOnlyList<RgbImage> views, string instruction, float[]? state = null) => Predict(views, instruction, state).Action;
 
     /// <summary>Disposes a private model (or the base <see cref="Load"/> made for it); a shared base is disposed with <see cref="DisposeAll"/>.</summary>
     public void Dispose()

@@ -169,16 +169,25 @@ public sealed class VlaTrainer : IDisposable
         if (resumeFrom is not null && o.Resume) opt.Load(resumeFrom);
 
         int threads = o.DecodeThreads ?? Math.Max(1, Environment.ProcessorCount);
-        var train = new VlaTrainingData(ds, trainEps, stats, model.Config, prompts, o.Views, o.ImageAug, shuffle: true, (ulong)o.Seed, o.ShuffleWindow) { DecodeThreads = threads };
+        ProprioStatistics? proprio = null;
+        if (o.Proprio)
+        {
+            if (norm.Proprio.Q01.Length != ds.Spec.StateDim)
+                throw new InvalidDataException($"{Path.Combine(dataPath, StatsFile)}: proprio statistics have {norm.Proprio.Q01.Length} dims, the dataset's state {ds.Spec.StateDim} (re-run convert)");
+            proprio = new ProprioStatistics(norm.Proprio.Q01, norm.Proprio.Q99);
+        }
+        var train = new VlaTrainingData(ds, trainEps, stats, model.Config, prompts, o.Views, o.ImageAug, shuffle: true, (ulong)o.Seed, o.ShuffleWindow)
+            { DecodeThreads = threads, Proprio = proprio, ActionChunk = o.ActionChunk };
         var val = valEps.Length > 0
-            ? new VlaTrainingData(ds, valEps, stats, model.Config, prompts, o.Views, augment: false, shuffle: false, (ulong)o.Seed, o.ShuffleWindow) { DecodeThreads = threads }
+            ? new VlaTrainingData(ds, valEps, stats, model.Config, prompts, o.Views, augment: false, shuffle: false, (ulong)o.Seed, o.ShuffleWindow)
+                { DecodeThreads = threads, Proprio = proprio, ActionChunk = o.ActionChunk }
             : null;
         Directory.CreateDirectory(runDir);
         var t = new VlaTrainer(o, log, runDir, model, lora, opt, train, val, ds.Spec.Name, Path.Combine(dataPath, StatsFile), step);
         t.metrics = new MetricsLog(runDir, o.Logger, step);
         log.WriteLine(FormattableString.Invariant(
             $"{(lora is null ? "full fine-tune" : $"LoRA r={lora.R} alpha={lora.Alpha:0.##}")}: {opt.TrainableCount:N0} trainable of {t.TotalParameters:N0} parameters ({100.0 * opt.TrainableCount / t.TotalParameters:0.###} %)"));
-        log.WriteLine($"data: {dataPath} ({ds.Spec.Name}): {trainEps.Length} train episodes ({train.StepsPerEpoch} steps), {valEps.Length} validation episodes; views: {string.Join(", ", VlaViews.Descriptions.Take(o.Views))}; prompts: {prompts.Kind}");
+        log.WriteLine($"data: {dataPath} ({ds.Spec.Name}): {trainEps.Length} train episodes ({train.StepsPerEpoch} steps), {valEps.Length} validation episodes; views: {string.Join(", ", VlaViews.Descriptions.Take(o.Views))}; prompts: {prompts.Kind}{(o.Proprio ? " + joint-state tokens" : "")}; actions per sample: {o.ActionChunk}");
         return t;
     }
 
@@ -355,6 +364,9 @@ public sealed class VlaTrainer : IDisposable
             UnnormKey = DatasetName,
             Prompt = Train.Prompts.Kind,
             ActionDim = Train.Statistics.Dimension,
+            ActionChunk = Options.ActionChunk,
+            ProprioQ01 = Train.Proprio?.Q01,
+            ProprioQ99 = Train.Proprio?.Q99,
             Step = Step,
         }.Write(Path.Combine(tmp, PolicyFile));
 
