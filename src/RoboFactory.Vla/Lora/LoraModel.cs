@@ -165,8 +165,8 @@ public static class LoraModel
             if (config.ModulesToSave.Any(m => modelKey.StartsWith(m + ".", StringComparison.Ordinal)) && modelState.TryGetValue(modelKey, out var target))
             {
                 if (!e.Shape.SequenceEqual(target.shape)) { problems.Add($"wrong shape for {key}"); continue; }
-                var t = f.ReadTensor(key).to(ScalarType.Float32).DetachFromDisposeScope();
-                saved[modelKey] = t;
+                using (NewDisposeScope()) // keeps the raw read referenced during the cast (see Model.TensorMath)
+                    saved[modelKey] = f.ReadTensor(key).to(ScalarType.Float32).DetachFromDisposeScope();
                 continue;
             }
             problems.Add($"unexpected key {key}");

@@ -57,7 +57,8 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x.to(ScalarType.Float32);
-        h = h * torch.rsqrt(TensorMath.AddInPlace(h.square().mean([-1], keepdim: true), eps));
+        // h * h, not square(): TorchSharp's square() is pow with a temporary Scalar 2 of its own (see TensorMath)
+        h = h * torch.rsqrt(TensorMath.AddInPlace((h * h).mean([-1], keepdim: true), eps));
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -128,7 +128,8 @@ public sealed class OpenVlaForActionPrediction : nn.Module
     /// <summary>Position in the multimodal sequence of the first label != −100 in any row (1 when there is none).</summary>
     static int FirstLabelPosition(Tensor labels, int nImg)
     {
-        var any = labels.ne(-100L).any(0).cpu().data<bool>().ToArray();
+        using Scalar ignore = -100L; // explicit (see TensorMath)
+        var any = labels.ne(ignore).any(0).cpu().data<bool>().ToArray();
         for (int j = 1; j < any.Length; j++) if (any[j]) return nImg + j;
         return 1;
     }

@@ -9,7 +9,11 @@ namespace RoboFactory.Vla.Model;
 /// references during the call, so a garbage collection can finalise (free) it while libtorch still reads it. That
 /// surfaced as an intermittent "Expected false to be true" from c10::Scalar::toFloat, in long evaluations (ViT sums)
 /// and in long training runs (AdamW's add_). Hot paths therefore pass Scalars held by a <c>using</c> or a field, and
-/// never call the convenience overloads that make one internally (one-argument <c>add</c>/<c>add_</c> create alpha = 1).
+/// never call the convenience overloads that make one internally (one-argument <c>add</c>/<c>add_</c> create alpha = 1;
+/// <c>square()</c> is <c>pow</c> with a temporary exponent 2: write <c>x * x</c>).
+/// Tensors have the same hazard: a wrapper nothing references (each <c>p.grad</c> access, a chained temporary) can be
+/// finalised and its native handle freed mid-call, unless a DisposeScope holds it — so such code runs inside one.
+/// tests/RoboFactory.Vla.Tests/NativeLifetimeTests.cs runs these paths while another thread forces collections.
 /// </summary>
 public static class TensorMath
 {

@@ -65,7 +65,8 @@ public sealed class LayerScale : nn.Module<Tensor, Tensor>
 
     public LayerScale(int dim, ModelOptions o) : base("LayerScale")
     {
-        scale_factor = new Parameter(torch.full(dim, 1e-5, dtype: o.DType, device: o.Device));
+        using Scalar init = 1e-5; // explicit (see TensorMath)
+        scale_factor = new Parameter(torch.full(dim, init, dtype: o.DType, device: o.Device));
         RegisterComponents();
     }
 

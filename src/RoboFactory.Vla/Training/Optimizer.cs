@@ -35,16 +35,19 @@ public sealed class AdamW : IDisposable
     public void ZeroGrad()
     {
         foreach (var (_, p) in parameters)
-            if (p.grad is { } g) { g.Dispose(); p.grad = null; }
+            if (p.grad is { } g) { p.grad = null; g.Dispose(); }
     }
 
     /// <summary>Global L2 norm of the gradients; scales them to <paramref name="maxNorm"/> when above (clip_grad_norm_).</summary>
     public double ClipGradNorm(double maxNorm)
     {
         using var noGrad = torch.no_grad();
+        // every p.grad is a new wrapper: the scope keeps each one referenced until its native calls are done (see
+        // Model.TensorMath: an unreferenced wrapper can be finalised, and its handle freed, in the middle of a call)
+        using var scope = NewDisposeScope();
         double sq = 0;
         foreach (var (_, p) in parameters)
-            if (p.grad is { } g) { using var n = g.to(ScalarType.Float64).square().sum(); sq += n.item<double>(); }
+            if (p.grad is { } g) { var g64 = g.to(ScalarType.Float64); sq += (g64 * g64).sum().item<double>(); } // not square(): see RMSNorm
         double total = Math.Sqrt(sq);
         double coef = maxNorm / (total + 1e-6);
         if (maxNorm > 0 && coef < 1)
@@ -62,8 +65,8 @@ public sealed class AdamW : IDisposable
         using Scalar beta1 = Beta1, oneMinusBeta1 = 1 - Beta1, beta2 = Beta2, oneMinusBeta2 = 1 - Beta2, eps = Eps, decay = 1 - lr * WeightDecay;
         foreach (var (name, p) in parameters)
         {
+            using var scope = NewDisposeScope(); // before p.grad: its wrapper must be registered (see ClipGradNorm)
             if (p.grad is not { } g) continue;
-            using var scope = NewDisposeScope();
             if (!state.TryGetValue(name, out var s))
                 s = (torch.zeros_like(p, dtype: ScalarType.Float32).DetachFromDisposeScope(), torch.zeros_like(p, dtype: ScalarType.Float32).DetachFromDisposeScope(), 0);
             long step = s.Step + 1;
@@ -111,8 +114,12 @@ public sealed class AdamW : IDisposable
         foreach (var (name, node) in steps)
         {
             if (!byName.TryGetValue(name, out var p)) throw new CheckpointMismatchException([$"{path}: optimizer state for unknown parameter {name}"]);
-            var m = f.ReadTensor(name + ".exp_avg").to(ScalarType.Float32).to(p.device).DetachFromDisposeScope();
-            var v = f.ReadTensor(name + ".exp_avg_sq").to(ScalarType.Float32).to(p.device).DetachFromDisposeScope();
+            Tensor m, v;
+            using (NewDisposeScope()) // the intermediate copies stay referenced until done (see ClipGradNorm), then freed
+            {
+                m = f.ReadTensor(name + ".exp_avg").to(ScalarType.Float32).to(p.device).DetachFromDisposeScope();
+                v = f.ReadTensor(name + ".exp_avg_sq").to(ScalarType.Float32).to(p.device).DetachFromDisposeScope();
+            }
             if (!m.shape.SequenceEqual(p.shape)) throw new CheckpointMismatchException([$"{path}: optimizer state {name} has shape [{string.Join(",", m.shape)}], parameter [{string.Join(",", p.shape)}]"]);
             state[name] = (m, v, node!.GetValue<long>());
         }

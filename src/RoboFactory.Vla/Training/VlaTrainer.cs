@@ -260,7 +260,8 @@ public sealed class VlaTrainer : IDisposable
             torch.manual_seed((long)(Mix((ulong)Options.Seed, (ulong)(Step * accum + micro)) >> 1));
             using var scope = NewDisposeScope();
             using var output = Model.Forward(batch.PixelValues, batch.InputIds, batch.AttentionMask, batch.Labels, labelLogitsOnly: true);
-            var scaled = accum == 1 ? output.Loss! : output.Loss! / accum;
+            using Scalar accumScalar = (double)accum; // explicit (see Model.TensorMath)
+            var scaled = accum == 1 ? output.Loss! : output.Loss!.div(accumScalar);
             scaled.backward();
             loss += output.Loss!.item<float>() / accum;
             var s = Score(output, batch, Train);
