@@ -49,6 +49,9 @@ public class QuickstartTests
                 string step = Path.Combine(run, File.ReadAllText(Path.Combine(run, "latest")).Trim());
                 Assert.Equal("step_2", Path.GetFileName(step));
                 Assert.Equal(56, JsonNode.Parse(File.ReadAllText(Path.Combine(step, "config.json")))!["vision_backbones"]![0]!["image_size"]!.GetValue<int>());
+                var policy = JsonNode.Parse(File.ReadAllText(Path.Combine(step, "policy.json")))!; // the default recipe
+                Assert.Equal(4, policy["action_chunk"]!.GetValue<int>());
+                Assert.Equal(8, policy["proprio_q01"]!.AsArray().Count);
                 Assert.Equal(2, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Count(l => l.Contains("\"split\":\"train\"")));
                 var pngs = Directory.GetFiles(run, "*.png", SearchOption.AllDirectories);
                 Assert.NotEmpty(pngs);

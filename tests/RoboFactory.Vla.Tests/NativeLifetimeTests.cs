@@ -11,6 +11,7 @@ namespace RoboFactory.Vla.Tests;
 /// libtorch is reading (intermittent segfaults / "Unknown scalar type" in long runs). These tests run the hot paths
 /// while another thread forces collections and finalisers, and compare against an unstressed run bit for bit.
 /// </summary>
+[Collection(GlobalTorchRngCollection.Name)] // LoRA dropout draws from torch's process-wide generator
 public class NativeLifetimeTests
 {
     /// <summary>Runs <paramref name="body"/>, with another thread forcing collections and finalisers throughout when <paramref name="stress"/>.</summary>
@@ -72,5 +73,25 @@ public class NativeLifetimeTests
     public void RmsNorm_UnderConcurrentFinalisation_MatchesAnUnstressedRun()
     {
         Assert.Equal(RunRmsNorm(stress: false, calls: 20000), RunRmsNorm(stress: true, calls: 20000));
+    }
+
+    static double[] RunLoraTraining(bool stress, string root)
+    {
+        var data = SyntheticRlds.Make(Path.Combine(root, "rlds"), episodes: 2, steps: 4);
+        var o = new TrainOptions
+        {
+            DataPath = data, OutDir = Path.Combine(root, stress ? "stressed" : "quiet"), Model = "tiny", ImageSize = 28, Seed = 7, Views = 3,
+            BatchSize = 2, GradAccum = 2, MaxSteps = 6, LoraDropout = 0.1, FullFinetune = false, LoraRank = 8, Logger = "none",
+            ValEvery = 0, SaveEvery = 0, ValFraction = 0, DecodeThreads = 2, Plots = false,
+        };
+        using var t = VlaTrainer.Create(o);
+        return UnderGcStress(stress, () => Enumerable.Range(0, o.MaxSteps).Select(_ => t.TrainStep().Loss).ToArray());
+    }
+
+    [Fact]
+    public void LoraTraining_UnderConcurrentFinalisation_MatchesAnUnstressedRun()
+    {
+        using var tmp = new TempDir();
+        Assert.Equal(RunLoraTraining(false, tmp.File("a")), RunLoraTraining(true, tmp.File("b")));
     }
 }

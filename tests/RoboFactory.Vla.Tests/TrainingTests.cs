@@ -38,6 +38,14 @@ static class SyntheticRlds
     }
 }
 
+/// <summary>
+/// LoRA dropout draws from torch's process-wide generator (re-seeded per micro-batch from (seed, step)), so tests that
+/// compare two runs bit for bit must not share the process with other tests drawing from it at the same time.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GlobalTorchRngCollection { public const string Name = "global torch generator"; }
+
+[Collection(GlobalTorchRngCollection.Name)]
 public class TrainingTests
 {
     static TrainOptions Tiny(string data, string outDir) => new()

@@ -28,8 +28,10 @@ public static class QuickstartCommand
         /// <summary>Optimizer steps per agent; null = as many as fit in <see cref="Minutes"/>.</summary>
         public int? TrainSteps { get; init; }
         public int BatchSize { get; init; } = 8;
-        public int ImageSize { get; init; } = 112;
+        public int ImageSize { get; init; } = 84;
         public bool ImageAug { get; init; } = false;
+        public bool Proprio { get; init; } = true;
+        public int ActionChunk { get; init; } = 4;
         public string Decoding { get; init; } = "greedy";
         public int EvalEpisodes { get; init; } = 4;
         public int EvalMaxSteps { get; init; } = 200;
@@ -48,17 +50,20 @@ public static class QuickstartCommand
         var batch = new Option<int>("--batch-size") { Description = "Training batch size", DefaultValueFactory = _ => d.BatchSize };
         var imageSize = new Option<int>("--image-size") { Description = "Input size of the tiny vision towers (px, a multiple of 14)", DefaultValueFactory = _ => d.ImageSize };
         var aug = new Option<bool>("--image-aug") { Description = "Train with random-resized-crop + colour jitter (off by default here: the fixed cameras make absolute image position informative)" };
+        var proprio = new Option<bool>("--proprio") { Description = "Joint-state tokens in the prompt (train --proprio); `--proprio false` trains on images and instruction only", DefaultValueFactory = _ => d.Proprio };
+        var chunk = new Option<int>("--action-chunk") { Description = "Actions predicted per model call and executed in turn (train --action-chunk)", DefaultValueFactory = _ => d.ActionChunk };
         var decoding = new Option<string>("--decoding") { Description = "How action tokens are read at evaluation: greedy | action-greedy | expected (see `eval --help`)", DefaultValueFactory = _ => d.Decoding };
         decoding.AcceptOnlyFromAmong("greedy", "action-greedy", "expected");
         var episodes = new Option<int>("--eval-episodes") { Description = "Held-out evaluation episodes (seeds 1000+)", DefaultValueFactory = _ => d.EvalEpisodes };
         var evalSteps = new Option<int>("--eval-max-steps") { Description = "Control steps per evaluation episode of the trained policy", DefaultValueFactory = _ => d.EvalMaxSteps };
         var workers = new Option<int>("--workers") { Description = "Parallel simulation workers", DefaultValueFactory = _ => d.Workers };
         var outDir = new Option<string>("--out") { Description = "Run folder (replaced)", DefaultValueFactory = _ => d.OutDir };
-        foreach (var o in new Option[] { task, demos, minutes, trainSteps, batch, imageSize, aug, decoding, episodes, evalSteps, workers, outDir }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { task, demos, minutes, trainSteps, batch, imageSize, aug, proprio, chunk, decoding, episodes, evalSteps, workers, outDir }) cmd.Options.Add(o);
         cmd.SetAction(r => CliErrors.Run(() => Run(new QuickstartOptions
         {
             Task = r.GetValue(task)!, Demos = r.GetValue(demos), Minutes = r.GetValue(minutes), TrainSteps = r.GetValue(trainSteps),
-            BatchSize = r.GetValue(batch), ImageSize = r.GetValue(imageSize), ImageAug = r.GetValue(aug), Decoding = r.GetValue(decoding)!,
+            BatchSize = r.GetValue(batch), ImageSize = r.GetValue(imageSize), ImageAug = r.GetValue(aug), Proprio = r.GetValue(proprio),
+            ActionChunk = r.GetValue(chunk), Decoding = r.GetValue(decoding)!,
             EvalEpisodes = r.GetValue(episodes), EvalMaxSteps = r.GetValue(evalSteps), Workers = r.GetValue(workers), OutDir = r.GetValue(outDir)!,
         })));
         return cmd;
@@ -112,7 +117,7 @@ public static class QuickstartCommand
         TrainOptions Options(int agent, string dataset, int maxSteps) => new()
         {
             Task = cfg.Name, AgentId = agent, DataPath = dataset, Model = "tiny", ImageSize = q.ImageSize, ImageAug = q.ImageAug,
-            BatchSize = q.BatchSize, MaxSteps = maxSteps, SaveEvery = maxSteps, ValEvery = Math.Max(1, maxSteps / 10),
+            Proprio = q.Proprio, ActionChunk = q.ActionChunk, BatchSize = q.BatchSize, MaxSteps = maxSteps, SaveEvery = maxSteps, ValEvery = Math.Max(1, maxSteps / 10),
             CheckpointRoot = ckptRoot, Logger = "jsonl", Plots = false,
         };
         string budgetNote;
@@ -142,7 +147,7 @@ public static class QuickstartCommand
             try { plots.AddRange(TrainPlots.Write(trainer.RunDirectory)); }
             catch (Exception e) when (e is not OutOfMemoryException) { Console.Error.WriteLine($"warning: plots not written: {e.Message}"); }
         }
-        string augFlag = q.ImageAug ? "" : " --no-image-aug";
+        string augFlag = (q.ImageAug ? "" : " --no-image-aug") + (q.Proprio ? " --proprio" : "") + (q.ActionChunk > 1 ? $" --action-chunk {q.ActionChunk}" : "");
         steps.Add(("train tiny (per agent)", sw.Elapsed.TotalSeconds,
             $"./robofactory train --policy openvla --task {cfg.EnvId} --agent-id I --model tiny --image-size {q.ImageSize}{augFlag} --batch-size {q.BatchSize} --max-steps {trainSteps} --data {Path.Combine(data, "rlds", "<dataset>_agentI", "1.0.0")} --out {Path.Combine(ckptRoot, $"{cfg.Name}_AgentI")}"));
 
@@ -168,7 +173,7 @@ public static class QuickstartCommand
         var md = new StringBuilder();
         md.AppendLine($"# Quickstart: {cfg.EnvId}");
         md.AppendLine();
-        md.AppendLine($"Instruction: \"{cfg.Instruction}\"; {cfg.Agents.Count} agents; {q.Demos} demonstrations; training: {budgetNote}; decoding: {q.Decoding}; measured on this machine ({Environment.ProcessorCount} cores) in {total.Elapsed.TotalMinutes.ToString("0.0", inv)} min.");
+        md.AppendLine($"Instruction: \"{cfg.Instruction}\"; {cfg.Agents.Count} agents; {q.Demos} demonstrations; training: {budgetNote}; {q.ImageSize} px{(q.Proprio ? ", joint-state tokens" : "")}, {q.ActionChunk} action(s) per call; decoding: {q.Decoding}; measured on this machine ({Environment.ProcessorCount} cores) in {total.Elapsed.TotalMinutes.ToString("0.0", inv)} min.");
         md.AppendLine();
         md.AppendLine("| step | time (s) | reproduce |");
         md.AppendLine("|---|---|---|");
