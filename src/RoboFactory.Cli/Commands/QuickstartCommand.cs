@@ -32,7 +32,7 @@ public static class QuickstartCommand
         public bool ImageAug { get; init; } = false;
         public bool Proprio { get; init; } = true;
         public int ActionChunk { get; init; } = 4;
-        public string Decoding { get; init; } = "greedy";
+        public string Decoding { get; init; } = "expected";
         public int EvalEpisodes { get; init; } = 4;
         public int EvalMaxSteps { get; init; } = 200;
         public int Workers { get; init; } = Math.Max(1, Environment.ProcessorCount);
