@@ -147,9 +147,9 @@ public static class QuickstartCommand
             try { plots.AddRange(TrainPlots.Write(trainer.RunDirectory)); }
             catch (Exception e) when (e is not OutOfMemoryException) { Console.Error.WriteLine($"warning: plots not written: {e.Message}"); }
         }
-        string augFlag = (q.ImageAug ? "" : " --no-image-aug") + (q.Proprio ? " --proprio" : "") + (q.ActionChunk > 1 ? $" --action-chunk {q.ActionChunk}" : "");
+        string recipeFlags = (q.ImageAug ? "" : " --no-image-aug") + (q.Proprio ? " --proprio" : "") + (q.ActionChunk > 1 ? $" --action-chunk {q.ActionChunk}" : "");
         steps.Add(("train tiny (per agent)", sw.Elapsed.TotalSeconds,
-            $"./robofactory train --policy openvla --task {cfg.EnvId} --agent-id I --model tiny --image-size {q.ImageSize}{augFlag} --batch-size {q.BatchSize} --max-steps {trainSteps} --data {Path.Combine(data, "rlds", "<dataset>_agentI", "1.0.0")} --out {Path.Combine(ckptRoot, $"{cfg.Name}_AgentI")}"));
+            $"./robofactory train --policy openvla --task {cfg.EnvId} --agent-id I --model tiny --image-size {q.ImageSize}{recipeFlags} --batch-size {q.BatchSize} --max-steps {trainSteps} --data {Path.Combine(data, "rlds", "<dataset>_agentI", "1.0.0")} --out {Path.Combine(ckptRoot, $"{cfg.Name}_AgentI")}"));
 
         // 4. closed-loop evaluation on held-out seeds: the trained agents together, and the expert as a sanity check
         sw.Restart();

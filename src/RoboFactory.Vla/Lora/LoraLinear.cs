@@ -121,11 +121,10 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     {
         if (ActiveAdapter is string name)
             using (torch.no_grad())
-            using (var d = Delta(name))
+            using (NewDisposeScope()) // holds ΔW and the casts until the copy is done (see Model.TensorMath)
             {
                 var w = Base.weight!;
-                using var merged = Model.TensorMath.Add(w.to(ScalarType.Float32), d.to(w.device)).to(w.dtype);
-                w.copy_(merged);
+                w.copy_(Model.TensorMath.Add(w.to(ScalarType.Float32), Delta(name).to(w.device)).to(w.dtype));
             }
         return Base;
     }

@@ -108,9 +108,8 @@ public sealed class OpenVlaForActionPrediction : nn.Module
             var m = attentionMask.to(ScalarType.Bool).to(Device);
             fullMask = torch.cat([m[.., ..1], torch.ones(m.shape[0], nImg, dtype: ScalarType.Bool, device: Device), m[.., 1..]], 1);
         }
-        int from = labels is not null && labelLogitsOnly ? FirstLabelPosition(labels, nImg) - 1 : 0;
-        var logits = language_model.forward(embeds, fullMask, fromPosition: Math.Max(0, from));
-        from = Math.Max(0, from);
+        int from = labels is not null && labelLogitsOnly ? Math.Max(0, FirstLabelPosition(labels, nImg) - 1) : 0;
+        var logits = language_model.forward(embeds, fullMask, fromPosition: from);
         Tensor? loss = null;
         if (labels is not null)
         {
