@@ -1,4 +1,4 @@
-using RoboFactory.Data.Recording;
+using RoboFactory.Recording;
 
 namespace RoboFactory.Bench;
 

@@ -1,3 +1,4 @@
+using RoboFactory.Core.Imaging;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Robots;
@@ -78,7 +79,7 @@ public sealed class OpenVlaPolicy : ClosedLoopPolicy
             // the order training used: agent head camera, global camera, wrist camera
             var views = new[] { o.HeadCamera, o.GlobalCamera, o.WristCamera }
                 .Select(img => img is null ? throw new InvalidOperationException("openvla needs rendered observations")
-                    : new RgbImage(img.Width, img.Height, img.Rgb)).ToList();
+                    : img).ToList();
             Queries++;
             var chunk = policy.Predict(views, instruction, policy.UsesProprio ? o.JointState() : null).Chunk;
             foreach (var a in chunk.Skip(1)) pending.Enqueue(a);

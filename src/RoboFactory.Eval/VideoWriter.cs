@@ -1,3 +1,4 @@
+using RoboFactory.Core.Imaging;
 using System.Diagnostics;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
@@ -87,7 +88,7 @@ public static class VideoFrames
     }
 
     // nearest-neighbour copy of an image into a tile of the frame
-    private static void Blit(byte[] frame, int frameWidth, CameraImage? img, int x0, int y0, int tw, int th)
+    private static void Blit(byte[] frame, int frameWidth, Image8? img, int x0, int y0, int tw, int th)
     {
         if (img is null) return;
         for (int y = 0; y < th; y++)
@@ -97,7 +98,7 @@ public static class VideoFrames
             {
                 int sx = x * img.Width / tw;
                 int s = 3 * (sy * img.Width + sx), d = 3 * ((y0 + y) * frameWidth + x0 + x);
-                frame[d] = img.Rgb[s]; frame[d + 1] = img.Rgb[s + 1]; frame[d + 2] = img.Rgb[s + 2];
+                frame[d] = img.Pixels[s]; frame[d + 1] = img.Pixels[s + 1]; frame[d + 2] = img.Pixels[s + 2];
             }
         }
     }

@@ -109,7 +109,7 @@ public class CliTests
             var files = Directory.GetFiles(dir).Select(f => Path.GetFileName(f)!).Order().ToArray();
             Assert.Equal(["head_camera_agent0.png", "head_camera_agent1.png", "head_camera_global.png", "render_camera.png",
                 "wrist_camera_agent0.png", "wrist_camera_agent1.png"], files);
-            var img = RoboFactory.Sim.Imaging.Png.ReadRgb(Path.Combine(dir, "render_camera.png"));
+            var img = RoboFactory.Core.Imaging.Png.ReadRgb(Path.Combine(dir, "render_camera.png"));
             Assert.Equal((640, 360), (img.Width, img.Height));
         }
         finally { Directory.Delete(dir, recursive: true); }

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using RoboFactory.Cli.Commands;
-using RoboFactory.Sim.Imaging;
+using RoboFactory.Core.Imaging;
 
 namespace RoboFactory.Cli.Tests;
 

@@ -1,6 +1,6 @@
 using RoboFactory.Data.Imaging;
 using System.Text.Json.Nodes;
-using RoboFactory.Sim.Imaging;
+using RoboFactory.Core.Imaging;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Data.Stats;
 using RoboFactory.Data.TfRecord;

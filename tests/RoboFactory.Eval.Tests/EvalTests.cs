@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using RoboFactory.Data.Recording;
+using RoboFactory.Recording;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Math;
 

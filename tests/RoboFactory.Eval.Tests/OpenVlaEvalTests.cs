@@ -1,4 +1,4 @@
-using RoboFactory.Data.Recording;
+using RoboFactory.Recording;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Sim.Tasks;
 using RoboFactory.Vla.Training;

@@ -1,4 +1,4 @@
-using RoboFactory.Data.Recording;
+using RoboFactory.Recording;
 using RoboFactory.Data.Zarr;
 
 namespace RoboFactory.Eval.Tests;

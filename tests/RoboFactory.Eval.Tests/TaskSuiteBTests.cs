@@ -1,4 +1,4 @@
-using RoboFactory.Data.Recording;
+using RoboFactory.Recording;
 using RoboFactory.Data.Zarr;
 using RoboFactory.Sim.Tasks;
 using YamlDotNet.RepresentationModel;

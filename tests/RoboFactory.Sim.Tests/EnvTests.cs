@@ -1,3 +1,4 @@
+using RoboFactory.Core.Imaging;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Interop;
 using RoboFactory.Sim.Math;
@@ -50,7 +51,7 @@ public class EnvTests
                 r = env.Step(actions);
             }
             var o = r!.Observation.Agents;
-            return (env.StateHash(), [o[0].HeadCamera!.Rgb, o[0].WristCamera!.Rgb, o[1].HeadCamera!.Rgb, o[0].GlobalCamera!.Rgb]);
+            return (env.StateHash(), [o[0].HeadCamera!.Pixels, o[0].WristCamera!.Pixels, o[1].HeadCamera!.Pixels, o[0].GlobalCamera!.Pixels]);
         }
         var a = Run(5);
         var b = Run(5);
@@ -150,23 +151,23 @@ public class EnvTests
         var obs = env.Reset(0);
         foreach (var agent in obs.Agents)
         {
-            foreach (var img in new[] { agent.HeadCamera!, agent.GlobalCamera!, agent.WristCamera! })
+            foreach (var (name, img) in new[] { ("head", agent.HeadCamera!), ("global", agent.GlobalCamera!), ("wrist", agent.WristCamera!) })
             {
-                Assert.Equal(320 * 240 * 3, img.Rgb.Length);
-                int colours = Enumerable.Range(0, img.Rgb.Length / 3).Select(k => (img.Rgb[3 * k] << 16) | (img.Rgb[3 * k + 1] << 8) | img.Rgb[3 * k + 2]).Distinct().Count();
-                Assert.True(colours > 20, $"{img.Name} looks blank ({colours} distinct colours)");
+                Assert.Equal(320 * 240 * 3, img.Pixels.Length);
+                int colours = Enumerable.Range(0, img.Pixels.Length / 3).Select(k => (img.Pixels[3 * k] << 16) | (img.Pixels[3 * k + 1] << 8) | img.Pixels[3 * k + 2]).Distinct().Count();
+                Assert.True(colours > 20, $"{name} camera looks blank ({colours} distinct colours)");
             }
             int yellow = YellowPixels(agent.HeadCamera!);
-            Assert.True(yellow > 300, $"{agent.HeadCamera!.Name}: only {yellow} barrier pixels");
+            Assert.True(yellow > 300, $"head camera: only {yellow} barrier pixels");
         }
         Assert.True(YellowPixels(obs.Agents[0].GlobalCamera!) > 100);
     }
 
-    private static int YellowPixels(CameraImage img)
+    private static int YellowPixels(Image8 img)
     {
         int n = 0;
-        for (int i = 0; i < img.Rgb.Length; i += 3)
-            if (img.Rgb[i] > 170 && img.Rgb[i + 1] > 110 && img.Rgb[i + 2] < 70 && img.Rgb[i] - img.Rgb[i + 2] > 120) n++;
+        for (int i = 0; i < img.Pixels.Length; i += 3)
+            if (img.Pixels[i] > 170 && img.Pixels[i + 1] > 110 && img.Pixels[i + 2] < 70 && img.Pixels[i] - img.Pixels[i + 2] > 120) n++;
         return n;
     }
 
@@ -228,7 +229,7 @@ public class EnvTests
         {
             using var env = MultiAgentEnv.Create("LiftBarrier");
             var obs = env.Reset(1);
-            hashes[i] = System.IO.Hashing.XxHash64.HashToUInt64(obs.Agents[1].HeadCamera!.Rgb);
+            hashes[i] = System.IO.Hashing.XxHash64.HashToUInt64(obs.Agents[1].HeadCamera!.Pixels);
         });
         Assert.Single(hashes.Distinct());
     }

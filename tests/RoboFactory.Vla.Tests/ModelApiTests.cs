@@ -1,3 +1,4 @@
+using RoboFactory.Core.Imaging;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Imaging;
 using RoboFactory.Vla.Inference;
@@ -119,10 +120,10 @@ public class ModelApiTests
     public void Predictor_RunsEndToEnd_OnPngViews()
     {
         using var dir = new TempDir();
-        var img = new RgbImage(64, 48);
+        var img = Image8.Rgb(64, 48);
         new Random(3).NextBytes(img.Pixels);
-        img.Write(dir.File("a.png"));
-        var back = RgbImage.Read(dir.File("a.png"));
+        Png.Write(dir.File("a.png"), img);
+        var back = Png.ReadRgb(dir.File("a.png"));
         Assert.Equal(img.Pixels, back.Pixels);
         using var p = VlaPredictor.Load("tiny");
         var stats = new ActionStatistics { Q01 = Enumerable.Repeat(-0.5, 8).ToArray(), Q99 = Enumerable.Repeat(0.5, 8).ToArray(), Mask = [.. Enumerable.Repeat(true, 7), false] };

@@ -1,3 +1,4 @@
+using RoboFactory.Core.Imaging;
 using RoboFactory.Vla.Checkpoint;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Imaging;
@@ -182,9 +183,9 @@ public class ParityTests : IClassFixture<ParityTests.Fixture>
         }
     }
 
-    static RgbImage FormulaImage(int w, int h, int seed)
+    static Image8 FormulaImage(int w, int h, int seed)
     {
-        var img = new RgbImage(w, h);
+        var img = Image8.Rgb(w, h);
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++)
             {

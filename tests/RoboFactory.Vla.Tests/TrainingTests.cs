@@ -1,4 +1,5 @@
-using RoboFactory.Sim.Math;
+using RoboFactory.Core.Imaging;
+using RoboFactory.Core.Rng;
 using System.Text.Json.Nodes;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Vla.Imaging;
@@ -143,7 +144,7 @@ public class TrainingTests
         var o = Tiny(data, run) with { MaxSteps = 2, ValEvery = 2, ValFraction = 0.34, SaveEvery = 1, KeepCheckpoints = 1, Views = 3, BatchSize = 2 };
         TrainSummary s;
         ActionPredictionPair pair;
-        var views = Enumerable.Range(0, 3).Select(i => { var im = new RgbImage(32, 24); new Random(i).NextBytes(im.Pixels); return im; }).ToList();
+        var views = Enumerable.Range(0, 3).Select(i => { var im = Image8.Rgb(32, 24); new Random(i).NextBytes(im.Pixels); return im; }).ToList();
         using (var t = VlaTrainer.Create(o))
         {
             // make the adapter non-trivial so the round trip means something
@@ -188,7 +189,7 @@ public class TrainingTests
     {
         using var tmp = new TempDir();
         var data = SyntheticRlds.Make(tmp.File("rlds"), episodes: 2, steps: 3);
-        var views = Enumerable.Range(0, 3).Select(i => { var im = new RgbImage(32, 24); new Random(i).NextBytes(im.Pixels); return im; }).ToList();
+        var views = Enumerable.Range(0, 3).Select(i => { var im = Image8.Rgb(32, 24); new Random(i).NextBytes(im.Pixels); return im; }).ToList();
         foreach (bool full in new[] { false, true })
         {
             var run = tmp.File(full ? "full" : "lora");
@@ -216,7 +217,7 @@ public class TrainingTests
     {
         using var tmp = new TempDir();
         var data = SyntheticRlds.Make(tmp.File("rlds"), episodes: 2, steps: 4, randomState: true);
-        var views = Enumerable.Range(0, 3).Select(i => { var im = new RgbImage(32, 24); new Random(i).NextBytes(im.Pixels); return im; }).ToList();
+        var views = Enumerable.Range(0, 3).Select(i => { var im = Image8.Rgb(32, 24); new Random(i).NextBytes(im.Pixels); return im; }).ToList();
         var run = tmp.File("run");
         var o = Tiny(data, run) with { Proprio = true, ActionChunk = 3, MaxSteps = 1, Views = 3, BatchSize = 2, ValFraction = 0, ImageAug = false };
         var state = new float[] { 0.1f, 0.9f, 0.5f, 0.3f, 0.7f, 0.2f, 0.6f, 0.4f };
@@ -284,7 +285,7 @@ public class TrainingTests
     {
         var cfg = RoboFactory.Vla.Config.OpenVlaConfig.Tiny;
         var pipe = new VlaImagePipeline(cfg, centerCrop: true);
-        var img = new RgbImage(320, 240);
+        var img = Image8.Rgb(320, 240);
         new Random(1).NextBytes(img.Pixels);
         Assert.Equal((304, 228), VlaImagePipeline.CropSize(320, 240));
         var a = pipe.Train(img, new SplitMix64(5), augment: true);

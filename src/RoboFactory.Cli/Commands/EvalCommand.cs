@@ -1,5 +1,5 @@
 using System.CommandLine;
-using RoboFactory.Data.Recording;
+using RoboFactory.Recording;
 using RoboFactory.Data.Zarr;
 using RoboFactory.Eval;
 using RoboFactory.Sim.Tasks;

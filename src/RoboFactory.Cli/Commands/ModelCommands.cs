@@ -1,3 +1,4 @@
+using RoboFactory.Core.Imaging;
 using System.CommandLine;
 using RoboFactory.Bench;
 using RoboFactory.Vla.Checkpoint;
@@ -75,7 +76,7 @@ public static class ModelCommands
             ActionStatistics? s = all.Count == 0 && r.GetValue(key) is null ? null : NormStatsJson.Select(all, r.GetValue(key));
             if (p.Tokenizer is null) Console.Error.WriteLine("warning: no tokenizer.model; using a byte-level stand-in (smoke runs only)");
             if (s is null) Console.Error.WriteLine("warning: no dataset statistics; printing normalised actions");
-            var views = r.GetValue(images)!.Select(RgbImage.Read).ToList();
+            var views = r.GetValue(images)!.Select(Png.ReadRgb).ToList();
             var res = p.Predict(views, r.GetValue(instruction)!, s, r.GetValue(dim));
             Console.WriteLine($"tokens: [{string.Join(", ", res.TokenIds)}]{(res.AllActionTokens ? "" : "  (some are not action tokens; decoded as clipped extremes, as upstream)")}");
             Console.WriteLine($"normalized: [{string.Join(", ", res.Normalized.Select(v => v.ToString("0.#####", System.Globalization.CultureInfo.InvariantCulture)))}]");

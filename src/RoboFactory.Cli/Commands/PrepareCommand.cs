@@ -1,5 +1,5 @@
 using System.CommandLine;
-using RoboFactory.Data.Recording;
+using RoboFactory.Recording;
 using Spectre.Console;
 
 namespace RoboFactory.Cli.Commands;

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using RoboFactory.Data.Recording;
+using RoboFactory.Recording;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Eval;
 using RoboFactory.Sim.Tasks;

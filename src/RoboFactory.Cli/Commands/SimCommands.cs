@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
-using RoboFactory.Sim.Imaging;
+using RoboFactory.Core.Imaging;
 using RoboFactory.Sim.Robots;
 using RoboFactory.Sim.Tasks;
 
@@ -88,7 +88,7 @@ public static class SimCommands
             {
                 var img = env.RenderCamera(name);
                 string path = Path.Combine(dir, name + ".png");
-                Png.Write(path, img.Rgb, img.Width, img.Height);
+                Png.Write(path, img);
                 Console.WriteLine($"{path}  {img.Width}x{img.Height}");
             }
         }));

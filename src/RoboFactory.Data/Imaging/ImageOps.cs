@@ -1,4 +1,4 @@
-using RoboFactory.Sim.Imaging;
+using RoboFactory.Core.Imaging;
 
 namespace RoboFactory.Data.Imaging;
 

@@ -1,6 +1,6 @@
 using System.IO.Compression;
 using System.Text;
-using RoboFactory.Sim.Imaging;
+using RoboFactory.Core.Imaging;
 using RoboFactory.Data.Stats;
 using RoboFactory.Data.TfRecord;
 

@@ -1,5 +1,5 @@
 using RoboFactory.Data.Imaging;
-using RoboFactory.Sim.Imaging;
+using RoboFactory.Core.Imaging;
 
 namespace RoboFactory.Data.Rlds;
 

@@ -1,7 +1,7 @@
-using RoboFactory.Sim.Math;
+using RoboFactory.Core.Rng;
 using RoboFactory.Data.Imaging;
 using System.Collections;
-using RoboFactory.Sim.Imaging;
+using RoboFactory.Core.Imaging;
 
 namespace RoboFactory.Data.Rlds;
 

@@ -1,8 +1,10 @@
+using RoboFactory.Core.Imaging;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Interop;
 using RoboFactory.Sim.Math;
+using RoboFactory.Core.Rng;
 using RoboFactory.Sim.Robots;
 using RoboFactory.Sim.Scene;
 using RoboFactory.Sim.Tasks;
@@ -159,8 +161,8 @@ public sealed class MultiAgentEnv : IDisposable
 
     public Observation Observe()
     {
-        CameraImage?[] head = new CameraImage?[AgentCount], wrist = new CameraImage?[AgentCount];
-        CameraImage? global = null;
+        Image8?[] head = new Image8?[AgentCount], wrist = new Image8?[AgentCount];
+        Image8? global = null;
         if (Options.RenderObservations)
         {
             var requests = new List<MjRenderer.Request>();
@@ -175,7 +177,7 @@ public sealed class MultiAgentEnv : IDisposable
             var gc = Task.Camera(TaskConfig.GlobalCameraName);
             Add(globalCam, gc.Name, gc.Width, gc.Height);
             Renderer.Render(Data, requests);
-            var images = requests.Select((r, k) => new CameraImage(names[k], r.Width, r.Height, r.Rgb)).ToArray();
+            var images = requests.Select((r, k) => Image8.Rgb(r.Width, r.Height, r.Rgb)).ToArray();
             for (int i = 0; i < AgentCount; i++) { head[i] = images[2 * i]; wrist[i] = images[2 * i + 1]; }
             global = images[^1];
         }
@@ -186,13 +188,13 @@ public sealed class MultiAgentEnv : IDisposable
     }
 
     /// <summary>Renders any named camera of the scene (e.g. "render_camera" for videos) at its configured size.</summary>
-    public CameraImage RenderCamera(string name)
+    public Image8 RenderCamera(string name)
     {
         int w, h;
         if (name.StartsWith("wrist_camera_agent", StringComparison.Ordinal)) (w, h) = (Task.WristCamera.Width, Task.WristCamera.Height);
         else { var c = Task.Camera(name); (w, h) = (c.Width, c.Height); }
         int id = Scene.Model.Id(MjObject.Camera, name);
-        return new CameraImage(name, w, h, Renderer.Render(Data, id, w, h));
+        return Image8.Rgb(w, h, Renderer.Render(Data, id, w, h));
     }
 
     public double[] ArmQpos(int agent)

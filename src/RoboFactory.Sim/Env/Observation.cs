@@ -1,25 +1,16 @@
+using RoboFactory.Core.Imaging;
 using RoboFactory.Sim.Math;
 
 namespace RoboFactory.Sim.Env;
-
-/// <summary>An RGB image, rows top-down, H·W·3 bytes (HWC).</summary>
-public sealed class CameraImage(string name, int width, int height, byte[] rgb)
-{
-    public string Name { get; } = name;
-    public int Width { get; } = width;
-    public int Height { get; } = height;
-    public byte[] Rgb { get; } = rgb.Length == width * height * 3
-        ? rgb : throw new ArgumentException($"{name}: expected {width * height * 3} bytes, got {rgb.Length}");
-}
 
 /// <summary>What one agent observes: joint state, TCP pose (world frame, x y z qw qx qy qz) and its three views.</summary>
 public sealed record AgentObservation(
     double[] Qpos,
     double[] Qvel,
     Pose TcpPose,
-    CameraImage? HeadCamera,
-    CameraImage? GlobalCamera,
-    CameraImage? WristCamera)
+    Image8? HeadCamera,
+    Image8? GlobalCamera,
+    Image8? WristCamera)
 {
     /// <summary>Measured 8-D joint state as stored in datasets: 7 arm joints + gripper opening (sum of both fingers, m).</summary>
     public float[] JointState()

@@ -1,3 +1,4 @@
+using RoboFactory.Core.Imaging;
 using RoboFactory.Vla.Config;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -25,7 +26,7 @@ public sealed class ImageProcessor
     }
 
     /// <summary>One image → 6·S·S floats (CHW).</summary>
-    public float[] Preprocess(RgbImage image)
+    public float[] Preprocess(Image8 image)
     {
         var img = image.Width == Size && image.Height == Size ? image : ResizeBicubic(image, Size, Size);
         int n = Size * Size;
@@ -41,7 +42,7 @@ public sealed class ImageProcessor
     }
 
     /// <summary>K views → pixel values [1, 6·K, S, S] (fp32, CPU).</summary>
-    public Tensor PreprocessViews(IReadOnlyList<RgbImage> views)
+    public Tensor PreprocessViews(IReadOnlyList<Image8> views)
     {
         if (views.Count == 0) throw new ArgumentException("at least one image is needed");
         var all = views.SelectMany(Preprocess).ToArray();
@@ -94,13 +95,13 @@ public sealed class ImageProcessor
     }
 
     /// <summary>Pillow-exact bicubic resize of an RGB8 image (antialiased when downscaling).</summary>
-    public static RgbImage ResizeBicubic(RgbImage src, int width, int height)
+    public static Image8 ResizeBicubic(Image8 src, int width, int height)
     {
         var cur = src;
         if (width != src.Width)
         {
             var (ks, b, kk) = Precompute(src.Width, width);
-            var dst = new RgbImage(width, src.Height);
+            var dst = Image8.Rgb(width, src.Height);
             for (int y = 0; y < src.Height; y++)
                 for (int xx = 0; xx < width; xx++)
                 {
@@ -119,7 +120,7 @@ public sealed class ImageProcessor
         if (height != src.Height)
         {
             var (ks, b, kk) = Precompute(src.Height, height);
-            var dst = new RgbImage(cur.Width, height);
+            var dst = Image8.Rgb(cur.Width, height);
             for (int yy = 0; yy < height; yy++)
             {
                 int ymin = b[yy * 2], ymax = b[yy * 2 + 1];
@@ -137,6 +138,6 @@ public sealed class ImageProcessor
             }
             cur = dst;
         }
-        return cur == src ? new RgbImage(src.Width, src.Height, (byte[])src.Pixels.Clone()) : cur;
+        return cur == src ? Image8.Rgb(src.Width, src.Height, (byte[])src.Pixels.Clone()) : cur;
     }
 }

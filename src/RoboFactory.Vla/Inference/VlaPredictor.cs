@@ -1,3 +1,4 @@
+using RoboFactory.Core.Imaging;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Imaging;
 using RoboFactory.Vla.Model;
@@ -64,7 +65,7 @@ public sealed class VlaPredictor : IDisposable
         return new[] { (long)Model.Config.Text.BosTokenId }.Concat(bytes.Select(b => (long)b + 3)).ToArray();
     }
 
-    public ActionPrediction Predict(IReadOnlyList<RgbImage> views, string instruction, ActionStatistics? stats, int? actionDim = null)
+    public ActionPrediction Predict(IReadOnlyList<Image8> views, string instruction, ActionStatistics? stats, int? actionDim = null)
     {
         int dim = actionDim ?? stats?.Dimension ?? 7;
         if (stats is not null && stats.Dimension != dim) throw new ArgumentException($"action dim {dim} but statistics have {stats.Dimension}");

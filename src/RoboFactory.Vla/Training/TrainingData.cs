@@ -1,4 +1,4 @@
-using RoboFactory.Sim.Math;
+using RoboFactory.Core.Rng;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Data.Stats;
 using RoboFactory.Vla.Config;

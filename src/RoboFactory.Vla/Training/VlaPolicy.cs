@@ -1,3 +1,4 @@
+using RoboFactory.Core.Imaging;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RoboFactory.Vla.Checkpoint;
@@ -252,7 +253,7 @@ public sealed class VlaAgentPolicy : IDisposable
     /// Views (model order, any size) + instruction (+ the measured joint state for --proprio checkpoints) → tokens,
     /// normalised and un-normalised actions: one per step of the chunk.
     /// </summary>
-    public ActionPrediction Predict(IReadOnlyList<RgbImage> views, string instruction, float[]? state = null)
+    public ActionPrediction Predict(IReadOnlyList<Image8> views, string instruction, float[]? state = null)
     {
         if (views.Count != Views)
             throw new ArgumentException($"this policy takes {Views} view(s) in the order [{string.Join(", ", VlaViews.Descriptions.Take(Views))}]; got {views.Count}");
@@ -273,7 +274,7 @@ public sealed class VlaAgentPolicy : IDisposable
     }
 
     /// <summary>The first 8-D action only.</summary>
-    public double[] Act(IReadOnlyList<RgbImage> views, string instruction, float[]? state = null) => Predict(views, instruction, state).Action;
+    public double[] Act(IReadOnlyList<Image8> views, string instruction, float[]? state = null) => Predict(views, instruction, state).Action;
 
     /// <summary>Disposes a private model (or the base <see cref="Load"/> made for it); a shared base is disposed with <see cref="DisposeAll"/>.</summary>
     public void Dispose()

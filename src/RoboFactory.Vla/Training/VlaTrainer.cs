@@ -1,4 +1,4 @@
-using RoboFactory.Sim.Math;
+using RoboFactory.Core.Rng;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;

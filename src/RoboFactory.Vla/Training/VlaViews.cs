@@ -1,6 +1,6 @@
-using RoboFactory.Sim.Math;
+using RoboFactory.Core.Rng;
 using RoboFactory.Data.Rlds;
-using RoboFactory.Sim.Imaging;
+using RoboFactory.Core.Imaging;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Imaging;
 using TorchSharp;
@@ -30,10 +30,10 @@ public static class VlaViews
         _ => throw new ArgumentOutOfRangeException(nameof(view)),
     };
 
-    public static RgbImage Decode(byte[] png)
+    public static Image8 Decode(byte[] png)
     {
-        var im = RoboFactory.Sim.Imaging.Png.Decode(png).ToRgb();
-        return new RgbImage(im.Width, im.Height, im.Pixels);
+        var im = RoboFactory.Core.Imaging.Png.Decode(png).ToRgb();
+        return Image8.Rgb(im.Width, im.Height, im.Pixels);
     }
 }
 
@@ -66,25 +66,25 @@ public sealed class VlaImagePipeline
         return (Math.Max(1, (int)Math.Round(width * f)), Math.Max(1, (int)Math.Round(height * f)));
     }
 
-    public static RgbImage Crop(RgbImage src, int x0, int y0, int w, int h)
+    public static Image8 Crop(Image8 src, int x0, int y0, int w, int h)
     {
-        var dst = new RgbImage(w, h);
+        var dst = Image8.Rgb(w, h);
         for (int y = 0; y < h; y++)
             Buffer.BlockCopy(src.Pixels, ((y0 + y) * src.Width + x0) * 3, dst.Pixels, y * w * 3, w * 3);
         return dst;
     }
 
-    public static RgbImage CenterCropImage(RgbImage src)
+    public static Image8 CenterCropImage(Image8 src)
     {
         var (w, h) = CropSize(src.Width, src.Height);
         return Crop(src, (src.Width - w) / 2, (src.Height - h) / 2, w, h);
     }
 
     /// <summary>Inference preprocessing of one view → 6·S·S floats.</summary>
-    public float[] Eval(RgbImage image) => Processor.Preprocess(CenterCrop ? CenterCropImage(image) : image);
+    public float[] Eval(Image8 image) => Processor.Preprocess(CenterCrop ? CenterCropImage(image) : image);
 
     /// <summary>Inference preprocessing of K views (model order) → [1, 6K, S, S].</summary>
-    public Tensor EvalViews(IReadOnlyList<RgbImage> views)
+    public Tensor EvalViews(IReadOnlyList<Image8> views)
     {
         if (views.Count == 0) throw new ArgumentException("at least one view is needed");
         var all = new float[views.Count * 6 * Size * Size];
@@ -93,7 +93,7 @@ public sealed class VlaImagePipeline
     }
 
     /// <summary>Training preprocessing: random crop + jitter from <paramref name="rng"/> (or <see cref="Eval"/> when not augmenting).</summary>
-    public float[] Train(RgbImage image, SplitMix64 rng, bool augment)
+    public float[] Train(Image8 image, SplitMix64 rng, bool augment)
     {
         if (!augment) return Eval(image);
         var (w, h) = CropSize(image.Width, image.Height);
@@ -106,7 +106,7 @@ public sealed class VlaImagePipeline
     static double Uniform(SplitMix64 rng, double lo, double hi) => lo + (hi - lo) * ((rng.Next() >> 11) * (1.0 / (1UL << 53)));
 
     /// <summary>Brightness, contrast, saturation, hue (TF image ops semantics, on [0,1] floats), in place on 8-bit RGB.</summary>
-    public static void ColorJitter(RgbImage img, SplitMix64 rng)
+    public static void ColorJitter(Image8 img, SplitMix64 rng)
     {
         double brightness = Uniform(rng, -0.2, 0.2), contrast = Uniform(rng, 0.8, 1.2);
         double saturation = Uniform(rng, 0.8, 1.2), hue = Uniform(rng, -0.05, 0.05);

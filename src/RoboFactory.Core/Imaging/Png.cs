@@ -1,24 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace RoboFactory.Sim.Imaging;
-
-/// <summary>An 8-bit image, row-major HWC (channels 1 = gray, 2 = gray+alpha, 3 = RGB, 4 = RGBA).</summary>
-public sealed record Image8(int Width, int Height, int Channels, byte[] Pixels)
-{
-    public Image8 ToRgb()
-    {
-        if (Channels == 3) return this;
-        var rgb = new byte[Width * Height * 3];
-        for (int i = 0, n = Width * Height; i < n; i++)
-        {
-            int s = i * Channels;
-            byte r = Pixels[s], g = Channels >= 3 ? Pixels[s + 1] : r, b = Channels >= 3 ? Pixels[s + 2] : r;
-            rgb[i * 3] = r; rgb[i * 3 + 1] = g; rgb[i * 3 + 2] = b;
-        }
-        return new Image8(Width, Height, 3, rgb);
-    }
-}
+namespace RoboFactory.Core.Imaging;
 
 /// <summary>
 /// Minimal PNG codec for RLDS observations: encodes 8-bit gray/RGB/RGBA (non-interlaced, one IDAT,
@@ -32,12 +15,15 @@ public static class Png
     public static byte[] Encode(Image8 image, CompressionLevel level = CompressionLevel.Fastest) =>
         Encode(image.Pixels, image.Width, image.Height, image.Channels, level);
 
-    /// <summary>Writes an 8-bit RGB image (HWC, top row first) to a PNG file, creating the folder.</summary>
-    public static void Write(string path, ReadOnlySpan<byte> rgb, int width, int height)
+    /// <summary>Writes an image to a PNG file, creating the folder.</summary>
+    public static void Write(string path, Image8 image) => Write(path, image.Pixels, image.Width, image.Height, image.Channels);
+
+    /// <summary>Writes 8-bit pixels (HWC, top row first; RGB by default) to a PNG file, creating the folder.</summary>
+    public static void Write(string path, ReadOnlySpan<byte> pixels, int width, int height, int channels = 3)
     {
         string? dir = Path.GetDirectoryName(path);
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        File.WriteAllBytes(path, Encode(rgb, width, height, 3));
+        File.WriteAllBytes(path, Encode(pixels, width, height, channels));
     }
 
     /// <summary>Reads a PNG file as 8-bit RGB (gray and alpha are converted); errors name the file.</summary>

@@ -1,7 +1,6 @@
-using RoboFactory.Data.Imaging;
-using RoboFactory.Sim.Imaging;
+using RoboFactory.Core.Imaging;
 
-namespace RoboFactory.Data.Tests;
+namespace RoboFactory.Core.Tests;
 
 public class PngTests
 {
@@ -48,20 +47,5 @@ public class PngTests
         var png = Png.Encode(new byte[8 * 8 * 3], 8, 8, 3);
         png[^20] ^= 0xff;
         Assert.Throws<InvalidDataException>(() => Png.Decode(png));
-    }
-
-    [Fact]
-    public void Chw_hwc_round_trip_and_resize_keeps_constant_images_constant()
-    {
-        var chw = new TestRng(1).ImageBytes(3 * 4 * 5, 5);
-        var hwc = new byte[chw.Length];
-        ImageOps.ChwToHwc(chw, hwc, 3, 4, 5);
-        Assert.Equal(chw[1 * 20 + 2 * 5 + 3], hwc[(2 * 5 + 3) * 3 + 1]);
-        var back = new byte[chw.Length];
-        ImageOps.HwcToChw(hwc, back, 3, 4, 5);
-        Assert.Equal(chw, back);
-        var flat = new Image8(320, 240, 3, Enumerable.Repeat((byte)77, 320 * 240 * 3).ToArray());
-        var r = ImageOps.ResizeBilinear(flat, 224, 224);
-        Assert.All(r.Pixels, p => Assert.Equal(77, p));
     }
 }

@@ -1,7 +1,7 @@
-using RoboFactory.Data.Recording;
+using RoboFactory.Recording;
 using RoboFactory.Data.Zarr;
 
-namespace RoboFactory.Data.Tests;
+namespace RoboFactory.Recording.Tests;
 
 /// <summary>`prepare` end to end on LiftBarrier: stores, determinism across worker counts, resume.</summary>
 public class RecordingTests : IDisposable

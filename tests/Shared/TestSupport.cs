@@ -1,14 +1,15 @@
-using RoboFactory.Sim.Math;
+// Test helpers shared by the test projects that link this folder (see their .csproj).
+using RoboFactory.Core.Rng;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 
-namespace RoboFactory.Data.Tests;
+namespace RoboFactory.Tests.Shared;
 
 /// <summary>A scratch directory removed at dispose.</summary>
 public sealed class TempDir : IDisposable
 {
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "rf-data-tests-" + Guid.NewGuid().ToString("N")[..12]);
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "rf-tests-" + Guid.NewGuid().ToString("N")[..12]);
 
     public TempDir() => Directory.CreateDirectory(Path);
 

@@ -1,3 +1,4 @@
+using RoboFactory.Core.Imaging;
 using RoboFactory.Data.Imaging;
 using System.Collections.Concurrent;
 using System.Diagnostics;
@@ -8,7 +9,7 @@ using RoboFactory.Planning;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Tasks;
 
-namespace RoboFactory.Data.Recording;
+namespace RoboFactory.Recording;
 
 /// <param name="Task">task name (e.g. LiftBarrier)</param>
 /// <param name="Num">successful episodes wanted</param>
@@ -192,10 +193,10 @@ public static class DemoRecorder
     }
 
     /// <summary>HWC (renderer) to CHW (upstream ZARR layout).</summary>
-    public static byte[] ToChw(CameraImage img)
+    public static byte[] ToChw(Image8 img)
     {
-        var chw = new byte[img.Rgb.Length];
-        Imaging.ImageOps.HwcToChw(img.Rgb, chw, 3, img.Height, img.Width);
+        var chw = new byte[img.Pixels.Length];
+        Data.Imaging.ImageOps.HwcToChw(img.Pixels, chw, 3, img.Height, img.Width);
         return chw;
     }
 

@@ -1,4 +1,4 @@
-namespace RoboFactory.Sim.Math;
+namespace RoboFactory.Core.Rng;
 
 /// <summary>SplitMix64: a tiny seeded generator whose sequence is fixed forever (unlike System.Random's algorithm choice).</summary>
 public sealed class SplitMix64(ulong seed)
