@@ -1,3 +1,4 @@
+using RoboFactory.Data.Datasets;
 using RoboFactory.Core.Imaging;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
@@ -53,8 +54,8 @@ public sealed class OpenVlaPolicy : ClosedLoopPolicy
             var c = policies[i].Checkpoint;
             if (c.Info.ActionDim != PandaSpec.ActionDim || c.Statistics.Dimension != PandaSpec.ActionDim)
                 problems.Add($"agent {i} ({c.Directory}): action dim {c.Info.ActionDim} / statistics dim {c.Statistics.Dimension}, the task needs {PandaSpec.ActionDim}");
-            if (c.Info.Views != VlaViews.Count)
-                problems.Add($"agent {i} ({c.Directory}): trained on {c.Info.Views} view(s); eval feeds {VlaViews.Count} ({string.Join(", ", VlaViews.Descriptions)})");
+            if (c.Info.Views != DatasetViews.Count)
+                problems.Add($"agent {i} ({c.Directory}): trained on {c.Info.Views} view(s); eval feeds {DatasetViews.Count} ({string.Join(", ", DatasetViews.Descriptions)})");
         }
         if (problems.Count > 0) throw new ArgumentException("checkpoints do not fit the task:\n  " + string.Join("\n  ", problems));
     }

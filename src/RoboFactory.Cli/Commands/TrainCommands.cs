@@ -1,3 +1,4 @@
+using RoboFactory.Data.Datasets;
 using System.CommandLine;
 using System.Globalization;
 using RoboFactory.Bench;
@@ -60,7 +61,7 @@ public static class TrainCommands
         var noAug = new Option<bool>("--no-image-aug") { Description = "Disable random-resized-crop + colour jitter (inference then skips the centre crop)" };
         var proprio = new Option<bool>("--proprio") { Description = "Put the measured joint state (7 joints + gripper width, binned over the dataset's proprio q01/q99) into the prompt as 8 state tokens; eval then feeds it too" };
         var chunk = new Option<int>("--action-chunk") { Description = $"Predict K consecutive actions per sample (K·8 action tokens; eval executes the K actions before asking again), 1..{TrainOptions.MaxActionChunk}", DefaultValueFactory = _ => 1 };
-        var views = new Option<int>("--views") { Description = "Views fed to the model, in the fixed order head, global, wrist", DefaultValueFactory = _ => VlaViews.Count };
+        var views = new Option<int>("--views") { Description = "Views fed to the model, in the fixed order head, global, wrist", DefaultValueFactory = _ => DatasetViews.Count };
         var logger = new Option<string>("--logger") { Description = "tensorboard (metrics.jsonl + event files) | jsonl | none", DefaultValueFactory = _ => "tensorboard" };
         logger.AcceptOnlyFromAmong("tensorboard", "jsonl", "none");
         var valEvery = new Option<int>("--val-every") { Description = "Validate on held-out episodes every N steps (0 = never)", DefaultValueFactory = _ => 100 };

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using RoboFactory.Data.Datasets;
 using RoboFactory.Data.Stats;
 using RoboFactory.Data.TfRecord;
 using RoboFactory.Data.Zarr;
@@ -58,7 +59,7 @@ public sealed record RldsEpisodeRecord
 /// reads dataset_info.json / features.json, indexes the shards (header CRCs checked) and reads
 /// episodes with payload CRCs verified.
 /// </summary>
-public sealed class RldsDataset
+public sealed class RldsDataset : IEpisodeDataset
 {
     private readonly List<TfRecordLocation> _episodes = [];
 
@@ -138,6 +139,19 @@ public sealed class RldsDataset
             return File.Exists(p) ? DatasetStatistics.Read(p).GetValueOrDefault(Spec.Name) : null;
         }
     }
+
+    DatasetSpec IEpisodeDataset.Spec => new()
+    {
+        Name = Spec.Name, Width = Spec.Width, Height = Spec.Height, StateDim = Spec.StateDim, ActionDim = Spec.ActionDim,
+        HasView = [true, Spec.HasGlobalImage, Spec.HasWristImage],
+    };
+
+    public EpisodeData Episode(int index) => ToEpisode(ReadEpisode(index));
+
+    public IEnumerable<EpisodeData> Episodes(IEnumerable<int>? indices = null) => ReadEpisodes(indices).Select(ToEpisode);
+
+    private static EpisodeData ToEpisode(RldsEpisodeRecord e) => new(e.Index, e.Length, e.LanguageInstruction, e.State, e.Action,
+        [new PngFrames(e.ImagePng), e.GlobalImagePng is { } g ? new PngFrames(g) : null, e.WristImagePng is { } w ? new PngFrames(w) : null]);
 
     public RldsEpisodeRecord ReadEpisode(int index)
     {

@@ -1,3 +1,4 @@
+using RoboFactory.Data.Datasets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
@@ -43,8 +44,8 @@ public sealed record TrainOptions
     /// <summary>Predict this many consecutive actions per sample (action chunking; eval executes them in order).</summary>
     public int ActionChunk { get; init; } = 1;
     public const int MaxActionChunk = 16;
-    /// <summary>How many views of <see cref="VlaViews.Order"/> to feed (3 = all; fewer only for quick tests).</summary>
-    public int Views { get; init; } = VlaViews.Count;
+    /// <summary>How many views of <see cref="DatasetViews.Order"/> to feed (3 = all; fewer only for quick tests).</summary>
+    public int Views { get; init; } = DatasetViews.Count;
     public string DType { get; init; } = "fp32";
     public string Device { get; init; } = "cpu";
     public int ValEvery { get; init; } = 100;
@@ -104,7 +105,7 @@ public sealed record TrainOptions
         if (GradAccum <= 0) throw new ArgumentException("--grad-accum must be positive");
         if (MaxSteps <= 0) throw new ArgumentException("--max-steps must be positive");
         if (Lr <= 0) throw new ArgumentException("--lr must be positive");
-        if (Views is < 1 or > VlaViews.Count) throw new ArgumentException($"--views must be 1..{VlaViews.Count}");
+        if (Views is < 1 or > DatasetViews.Count) throw new ArgumentException($"--views must be 1..{DatasetViews.Count}");
         if (ValFraction is < 0 or >= 1) throw new ArgumentException("--val-fraction must be in [0, 1)");
         if (Logger is not ("tensorboard" or "jsonl" or "none")) throw new ArgumentException("--logger must be tensorboard, jsonl or none");
         if (EffectiveWarmup < 0 || EffectiveWarmup > MaxSteps) throw new ArgumentException("--warmup-steps must be in [0, max-steps]");

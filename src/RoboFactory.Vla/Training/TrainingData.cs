@@ -1,5 +1,5 @@
+using RoboFactory.Data.Datasets;
 using RoboFactory.Core.Rng;
-using RoboFactory.Data.Rlds;
 using RoboFactory.Data.Stats;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Tokenization;
@@ -26,17 +26,17 @@ public sealed class VlaBatch : IDisposable
 }
 
 /// <summary>
-/// The training (or validation) stream of one agent's RLDS dataset as a pure function of (seed, sample index), so a
+/// The training (or validation) stream of one agent's dataset (any <see cref="IEpisodeDataset"/> format) as a pure function of (seed, sample index), so a
 /// resumed run sees exactly the samples an uninterrupted run would have seen without replaying the stream.
 /// Order: per epoch the split's episodes are shuffled (seed, epoch); consecutive groups of <c>window</c> episodes are
 /// read together and their steps shuffled (seed, epoch, group) — a shuffle buffer of whole episodes. Validation reads
 /// its episodes in order without shuffling. Augmentation draws from a generator seeded by (seed, sample index).
-/// Images: views in <see cref="VlaViews.Order"/>, decoded from PNG and preprocessed by <see cref="VlaImagePipeline"/>.
+/// Images: views in <see cref="DatasetViews.Order"/>, decoded by the dataset and preprocessed by <see cref="VlaImagePipeline"/>.
 /// Actions: normalised with the dataset's q01/q99 (gripper raw per mask) and tokenised with OpenVLA's action tokenizer.
 /// </summary>
 public sealed class VlaTrainingData
 {
-    readonly RldsDataset ds;
+    readonly IEpisodeDataset ds;
     readonly int[] episodes;
     readonly int[] lengths;
     readonly string[] instructions;
@@ -45,11 +45,11 @@ public sealed class VlaTrainingData
     readonly ulong seed;
     readonly int window;
     readonly bool shuffle;
-    readonly Dictionary<int, RldsEpisodeRecord> cache = new();
+    readonly Dictionary<int, EpisodeData> cache = new();
     readonly Queue<int> cacheOrder = new();
     (long Epoch, int[] Order, long[] GroupStarts)? epochCache;
 
-    public RldsDataset Dataset => ds;
+    public IEpisodeDataset Dataset => ds;
     public IReadOnlyList<int> Episodes => episodes;
     public long StepsPerEpoch { get; }
     public ActionStatistics Statistics { get; }
@@ -65,12 +65,13 @@ public sealed class VlaTrainingData
     /// <summary>Actions per sample: the step's action and the next ones (the last action repeats past the episode end).</summary>
     public int ActionChunk { get; init; } = 1;
 
-    public VlaTrainingData(RldsDataset dataset, IReadOnlyList<int> episodeIndices, ActionStatistics stats, OpenVlaConfig config,
+    public VlaTrainingData(IEpisodeDataset dataset, IReadOnlyList<int> episodeIndices, ActionStatistics stats, OpenVlaConfig config,
         PromptEncoder prompts, int views, bool augment, bool shuffle, ulong seed, int window = 16)
     {
-        if (views is < 1 or > VlaViews.Count) throw new ArgumentException($"views must be 1..{VlaViews.Count}");
-        if (views > 1 && !dataset.Spec.HasGlobalImage) throw new InvalidDataException($"{dataset.Directory}: no global_image, but view 1 (global camera) is needed");
-        if (views > 2 && !dataset.Spec.HasWristImage) throw new InvalidDataException($"{dataset.Directory}: no wrist_image, but view 2 (wrist camera) is needed");
+        if (views is < 1 or > DatasetViews.Count) throw new ArgumentException($"views must be 1..{DatasetViews.Count}");
+        for (int v = 0; v < views; v++)
+            if (!dataset.Spec.HasView[v])
+                throw new InvalidDataException($"{dataset.Directory}: no {DatasetViews.Order[v]}, but view {v} ({DatasetViews.Descriptions[v]}) is needed");
         if (stats.Dimension != dataset.Spec.ActionDim)
             throw new InvalidDataException($"statistics have {stats.Dimension} action dims, the dataset {dataset.Spec.ActionDim}");
         ds = dataset;
@@ -91,7 +92,7 @@ public sealed class VlaTrainingData
         actions = new float[episodes.Length][];
         states = new float[episodes.Length][];
         int k = 0;
-        foreach (var e in ds.ReadEpisodes(episodes))
+        foreach (var e in ds.Episodes(episodes))
         {
             if (string.IsNullOrWhiteSpace(e.LanguageInstruction))
                 throw new InvalidDataException($"{ds.Directory}: episode {e.Index} has no language instruction");
@@ -156,11 +157,11 @@ public sealed class VlaTrainingData
         return perm;
     }
 
-    RldsEpisodeRecord Episode(int slot)
+    EpisodeData Episode(int slot)
     {
         int idx = episodes[slot];
         if (cache.TryGetValue(idx, out var e)) return e;
-        e = ds.ReadEpisode(idx);
+        e = ds.Episode(idx);
         cache[idx] = e; cacheOrder.Enqueue(idx);
         while (cacheOrder.Count > window + 2) cache.Remove(cacheOrder.Dequeue());
         return e;
@@ -226,7 +227,7 @@ public sealed class VlaTrainingData
         Parallel.For(0, b * Views, new ParallelOptions { MaxDegreeOfParallelism = DecodeThreads }, j =>
         {
             int i = j / Views, v = j % Views;
-            var img = VlaViews.Decode(VlaViews.Png(eps[i], v, locs[i].Step));
+            var img = eps[i].Frame(v, locs[i].Step);
             var rng = new SplitMix64(Mix(Mix(seed ^ 0xA11CE, (ulong)sampleIds[i]), (ulong)v));
             Images.Train(img, rng, Augment).CopyTo(px, ((long)i * Views + v) * viewFloats);
         });

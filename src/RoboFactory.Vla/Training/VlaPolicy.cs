@@ -1,3 +1,4 @@
+using RoboFactory.Data.Datasets;
 using RoboFactory.Core.Imaging;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -21,8 +22,8 @@ public sealed record VlaPolicyInfo
     /// <summary>"tiny" (rebuilt from <see cref="BaseSeed"/>) or the absolute path of the HF base model folder.</summary>
     public string BaseModel { get; init; } = "tiny";
     public long BaseSeed { get; init; }
-    /// <summary>Number of views, taken from <see cref="VlaViews.Order"/> in that order.</summary>
-    public int Views { get; init; } = VlaViews.Count;
+    /// <summary>Number of views, taken from <see cref="DatasetViews.Order"/> in that order.</summary>
+    public int Views { get; init; } = DatasetViews.Count;
     /// <summary>Centre crop of √0.9 per side at inference (training used random resized crops).</summary>
     public bool CenterCrop { get; init; } = true;
     /// <summary>Key of the statistics in dataset_statistics.json / config norm_stats.</summary>
@@ -184,7 +185,7 @@ public sealed class VlaSharedBase : IDisposable
 }
 
 /// <summary>
-/// One agent's OpenVLA policy: views (in <see cref="VlaViews.Order"/>) + instruction → 8-D action, with exactly the
+/// One agent's OpenVLA policy: views (in <see cref="DatasetViews.Order"/>) + instruction → 8-D action, with exactly the
 /// training preprocessing (centre crop when training augmented, bicubic resize, per-backbone normalisation), the
 /// training prompt encoding, decoding of action_dim tokens (<see cref="Decoding"/>) and q01/q99 un-normalisation (gripper raw).
 /// </summary>
@@ -256,7 +257,7 @@ public sealed class VlaAgentPolicy : IDisposable
     public ActionPrediction Predict(IReadOnlyList<Image8> views, string instruction, float[]? state = null)
     {
         if (views.Count != Views)
-            throw new ArgumentException($"this policy takes {Views} view(s) in the order [{string.Join(", ", VlaViews.Descriptions.Take(Views))}]; got {views.Count}");
+            throw new ArgumentException($"this policy takes {Views} view(s) in the order [{string.Join(", ", DatasetViews.Descriptions.Take(Views))}]; got {views.Count}");
         var proprio = Checkpoint.Info.Proprio;
         if (proprio is not null && state is null)
             throw new ArgumentException($"{Checkpoint.Directory} was trained with --proprio: pass the {proprio.Dimension}-D joint state");

@@ -1,3 +1,4 @@
+using RoboFactory.Data.Datasets;
 using RoboFactory.Core.Rng;
 using System.Diagnostics;
 using System.Text.Json;
@@ -114,8 +115,8 @@ public sealed class VlaTrainer : IDisposable
         // ---- data ----
         string dataPath = o.ResolvedDataPath;
         if (!Directory.Exists(dataPath))
-            throw new DirectoryNotFoundException($"no RLDS dataset at {dataPath}; create it with `robofactory prepare` + `robofactory convert`, or pass --data");
-        var ds = RldsDataset.Open(dataPath);
+            throw new DirectoryNotFoundException($"no dataset at {dataPath}; create it with `robofactory prepare` + `robofactory convert`, or pass --data");
+        var ds = EpisodeDatasets.Open(dataPath);
         var norm = ds.Statistics ?? throw new FileNotFoundException($"{dataPath} has no dataset_statistics.json entry for '{ds.Spec.Name}' (re-run convert)");
         var stats = VlaTrainingData.ToActionStatistics(norm);
         var (trainEps, valEps) = ds.EpisodeCount > 1 ? EpisodeSplit.Compute(ds.EpisodeCount, o.ValFraction, (ulong)o.Seed) : ([0], []);
@@ -187,7 +188,7 @@ public sealed class VlaTrainer : IDisposable
         t.metrics = new MetricsLog(runDir, o.Logger, step);
         log.WriteLine(FormattableString.Invariant(
             $"{(lora is null ? "full fine-tune" : $"LoRA r={lora.R} alpha={lora.Alpha:0.##}")}: {opt.TrainableCount:N0} trainable of {t.TotalParameters:N0} parameters ({100.0 * opt.TrainableCount / t.TotalParameters:0.###} %)"));
-        log.WriteLine($"data: {dataPath} ({ds.Spec.Name}): {trainEps.Length} train episodes ({train.StepsPerEpoch} steps), {valEps.Length} validation episodes; views: {string.Join(", ", VlaViews.Descriptions.Take(o.Views))}; prompts: {prompts.Kind}{(o.Proprio ? " + joint-state tokens" : "")}; actions per sample: {o.ActionChunk}");
+        log.WriteLine($"data: {dataPath} ({ds.Spec.Name}): {trainEps.Length} train episodes ({train.StepsPerEpoch} steps), {valEps.Length} validation episodes; views: {string.Join(", ", DatasetViews.Descriptions.Take(o.Views))}; prompts: {prompts.Kind}{(o.Proprio ? " + joint-state tokens" : "")}; actions per sample: {o.ActionChunk}");
         return t;
     }
 

@@ -1,5 +1,4 @@
 using RoboFactory.Core.Rng;
-using RoboFactory.Data.Rlds;
 using RoboFactory.Core.Imaging;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Imaging;
@@ -7,35 +6,6 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RoboFactory.Vla.Training;
-
-/// <summary>
-/// The camera views a RoboFactory OpenVLA policy sees, in the one fixed order used by training and evaluation:
-/// token block k after BOS holds view k. Index 0 is the agent's own head camera (RLDS steps/observation/image),
-/// 1 the shared global camera (global_image), 2 the agent's wrist camera (wrist_image).
-/// </summary>
-public static class VlaViews
-{
-    /// <summary>RLDS observation keys in model order.</summary>
-    public static readonly IReadOnlyList<string> Order = ["image", "global_image", "wrist_image"];
-    /// <summary>Human names, same order (AgentObservation.HeadCamera, GlobalCamera, WristCamera).</summary>
-    public static readonly IReadOnlyList<string> Descriptions = ["agent head camera", "global camera", "wrist camera"];
-    public const int Count = 3;
-
-    /// <summary>The PNG bytes of view <paramref name="view"/> at step <paramref name="step"/> of an episode.</summary>
-    public static byte[] Png(RldsEpisodeRecord e, int view, int step) => view switch
-    {
-        0 => e.ImagePng[step],
-        1 => (e.GlobalImagePng ?? throw new InvalidDataException($"episode {e.Index} has no global_image (view 1, global camera)"))[step],
-        2 => (e.WristImagePng ?? throw new InvalidDataException($"episode {e.Index} has no wrist_image (view 2, wrist camera)"))[step],
-        _ => throw new ArgumentOutOfRangeException(nameof(view)),
-    };
-
-    public static Image8 Decode(byte[] png)
-    {
-        var im = RoboFactory.Core.Imaging.Png.Decode(png).ToRgb();
-        return Image8.Rgb(im.Width, im.Height, im.Pixels);
-    }
-}
 
 /// <summary>
 /// Image preprocessing shared by training and inference. Training with augmentation (OpenVLA's image_aug): a random
