@@ -29,9 +29,9 @@ public static class EvalBench
                 eHour.Add(3600 * rep.Results.Count / sec);
                 log.WriteLine(FormattableString.Invariant($"  repeat {r + 1}: expert {eSteps[^1]:0} steps/s, {eHour[^1]:0} episodes/h"));
                 if (checkpoints is null) continue;
-                var dirs = OpenVlaPolicy.CheckpointDirs(checkpoints, cfg);
+                var dirs = LearnedPolicy.CheckpointDirs(checkpoints, cfg);
                 sw.Restart();
-                var p = Evaluator.Run(new EvalOptions(cfg.Name, episodes, 1000, MaxSteps: policySteps, OutRoot: dir, Run: $"openvla{r}"), () => OpenVlaPolicy.Load(dirs));
+                var p = Evaluator.Run(new EvalOptions(cfg.Name, episodes, 1000, MaxSteps: policySteps, OutRoot: dir, Run: $"openvla{r}"), () => LearnedPolicy.Load(dirs));
                 sec = sw.Elapsed.TotalSeconds;
                 pSteps.Add(p.Results.Sum(e => e.Steps) / sec);
                 // an episode of the expert's mean length, at the policy's step rate

@@ -1,3 +1,4 @@
+using RoboFactory.Vla.Policies.OpenVla;
 using System.Diagnostics;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Vla.Config;
@@ -59,14 +60,14 @@ public static class TrainBench
                 var o = new TrainOptions
                 {
                     DataPath = data, OutDir = Path.Combine(tmp, full ? "full" : "lora"), Model = "tiny", BatchSize = batch, MaxSteps = steps + 1,
-                    Logger = "none", ValEvery = 0, SaveEvery = 0, FullFinetune = full, ValFraction = 0,
+                    Logger = "none", ValEvery = 0, SaveEvery = 0, FullFinetune = full, ValFraction = 0, LogEvery = 1,
                 };
                 using var t = VlaTrainer.Create(o);
                 t.TrainStep(); // warm-up
                 var rates = new List<double>();
                 for (int i = 0; i < steps; i++)
                 {
-                    var m = t.TrainStep();
+                    var m = t.TrainStep()!;
                     rates.Add(m.SamplesPerSecond);
                     log.WriteLine(FormattableString.Invariant($"  tiny {mode} step {m.Step}: {m.SamplesPerSecond:0.0} samples/s, loss {m.Loss:0.000}"));
                 }

@@ -1,3 +1,4 @@
+using RoboFactory.Data.Datasets;
 using RoboFactory.Data.Imaging;
 using System.Text.Json.Nodes;
 using RoboFactory.Core.Imaging;

@@ -35,22 +35,22 @@ public class OpenVlaEvalTests : IDisposable
     {
         var (cfg, _) = TaskRegistry.Load("LiftBarrier");
         string ckpts = TrainAgents(views: 3);
-        var dirs = OpenVlaPolicy.CheckpointDirs(ckpts, cfg);
+        var dirs = LearnedPolicy.CheckpointDirs(ckpts, cfg);
         Assert.Equal(2, dirs.Count);
-        var report = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "vla"), () => OpenVlaPolicy.Load(dirs));
+        var report = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "vla"), () => LearnedPolicy.Load(dirs));
         var ep = Assert.Single(report.Results);
         Assert.Equal(3, ep.Steps); // a 2-step model does not lift the barrier in 3 steps
         Assert.False(ep.Success);
         Assert.Contains("--max-steps 3", ep.FailureReason);
 
         // the same agents, deterministic: same seed, same actions, same outcome
-        var again = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "vla2"), () => OpenVlaPolicy.Load(dirs));
+        var again = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "vla2"), () => LearnedPolicy.Load(dirs));
         Assert.Equal((ep.Steps, ep.ClippedActions), (again.Results[0].Steps, again.Results[0].ClippedActions));
 
         // a checkpoint that saw one view cannot be fed three: refused before any episode runs
-        var oneView = OpenVlaPolicy.CheckpointDirs(TrainAgents(views: 1), cfg);
+        var oneView = LearnedPolicy.CheckpointDirs(TrainAgents(views: 1), cfg);
         var e = Assert.Throws<ArgumentException>(() =>
-            Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "bad"), () => OpenVlaPolicy.Load(oneView)));
+            Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "bad"), () => LearnedPolicy.Load(oneView)));
         Assert.Contains("trained on 1 view(s)", e.Message);
         Assert.False(Directory.Exists(Path.Combine(root, "openvla", "LiftBarrier-rf", "bad")));
     }
@@ -59,10 +59,10 @@ public class OpenVlaEvalTests : IDisposable
     public void ChunkedProprioAgents_ExecuteEachChunkBeforeAskingAgain()
     {
         var (cfg, _) = TaskRegistry.Load("LiftBarrier");
-        var dirs = OpenVlaPolicy.CheckpointDirs(TrainAgents(views: 3, proprio: true, chunk: 3), cfg);
-        OpenVlaPolicy? policy = null;
+        var dirs = LearnedPolicy.CheckpointDirs(TrainAgents(views: 3, proprio: true, chunk: 3), cfg);
+        LearnedPolicy? policy = null;
         var report = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 7, OutRoot: root, Run: "chunk"),
-            () => policy = OpenVlaPolicy.Load(dirs));
+            () => policy = LearnedPolicy.Load(dirs));
         Assert.Equal(7, Assert.Single(report.Results).Steps);
         Assert.DoesNotContain("policy error", report.Results[0].FailureReason ?? "");
         // steps 0, 3 and 6 ask the model; 1, 2, 4, 5 replay the chunk: 3 queries for each of the 2 agents
@@ -73,7 +73,7 @@ public class OpenVlaEvalTests : IDisposable
     public void MissingCheckpointsAreAClearError()
     {
         var (cfg, _) = TaskRegistry.Load("LiftBarrier");
-        var e = Assert.Throws<DirectoryNotFoundException>(() => OpenVlaPolicy.CheckpointDirs(Path.Combine(root, "nothing"), cfg));
+        var e = Assert.Throws<DirectoryNotFoundException>(() => LearnedPolicy.CheckpointDirs(Path.Combine(root, "nothing"), cfg));
         Assert.Contains("train --policy openvla --task LiftBarrier-rf --agent-id 0", e.Message);
     }
 }

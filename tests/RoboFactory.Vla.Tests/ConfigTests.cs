@@ -1,3 +1,4 @@
+using RoboFactory.Vla.Policies.OpenVla;
 using System.Text.Json.Nodes;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Model;

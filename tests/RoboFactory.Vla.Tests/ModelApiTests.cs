@@ -1,7 +1,7 @@
+using RoboFactory.Vla.Policies.OpenVla;
 using RoboFactory.Core.Imaging;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Imaging;
-using RoboFactory.Vla.Inference;
 using RoboFactory.Vla.Model;
 using RoboFactory.Vla.Tokenization;
 using TorchSharp;
@@ -125,9 +125,10 @@ public class ModelApiTests
         Png.Write(dir.File("a.png"), img);
         var back = Png.ReadRgb(dir.File("a.png"));
         Assert.Equal(img.Pixels, back.Pixels);
-        using var p = VlaPredictor.Load("tiny");
+        using var p = OpenVlaInference.Load("tiny");
         var stats = new ActionStatistics { Q01 = Enumerable.Repeat(-0.5, 8).ToArray(), Q99 = Enumerable.Repeat(0.5, 8).ToArray(), Mask = [.. Enumerable.Repeat(true, 7), false] };
-        var r = p.Predict([back, back], "Pick up the cube", stats);
+        p.Statistics = stats;
+        var r = p.Predict([back, back], "Pick up the cube");
         Assert.Equal(8, r.TokenIds.Length);
         Assert.Equal(8, r.Action.Length);
         Assert.All(r.Action.Take(7), a => Assert.InRange(a, -0.5, 0.5));

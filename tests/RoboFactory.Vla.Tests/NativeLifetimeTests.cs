@@ -82,10 +82,10 @@ public class NativeLifetimeTests
         {
             DataPath = data, OutDir = Path.Combine(root, stress ? "stressed" : "quiet"), Model = "tiny", ImageSize = 28, Seed = 7, Views = 3,
             BatchSize = 2, GradAccum = 2, MaxSteps = 6, LoraDropout = 0.1, FullFinetune = false, LoraRank = 8, Logger = "none",
-            ValEvery = 0, SaveEvery = 0, ValFraction = 0, DecodeThreads = 2, Plots = false,
+            ValEvery = 0, SaveEvery = 0, ValFraction = 0, DecodeThreads = 2, Plots = false, LogEvery = 1,
         };
         using var t = VlaTrainer.Create(o);
-        return UnderGcStress(stress, () => Enumerable.Range(0, o.MaxSteps).Select(_ => t.TrainStep().Loss).ToArray());
+        return UnderGcStress(stress, () => Enumerable.Range(0, o.MaxSteps).Select(_ => t.TrainStep()!.Loss).ToArray());
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using RoboFactory.Vla.Policies.OpenVla;
 using RoboFactory.Core.Imaging;
 using RoboFactory.Vla.Checkpoint;
 using RoboFactory.Vla.Config;

@@ -1,3 +1,4 @@
+using RoboFactory.Vla.Policies.OpenVla;
 using RoboFactory.Core.Imaging;
 using RoboFactory.Core.Rng;
 using System.Text.Json.Nodes;
@@ -52,7 +53,7 @@ public class TrainingTests
     static TrainOptions Tiny(string data, string outDir) => new()
     {
         DataPath = data, OutDir = outDir, Model = "tiny", Seed = 7, Views = 1, BatchSize = 4, MaxSteps = 10, Logger = "jsonl",
-        ValEvery = 0, SaveEvery = 0, DecodeThreads = 2, FullFinetune = false, LoraRank = 16, LoraAlpha = 32, WarmupSteps = 0,
+        ValEvery = 0, SaveEvery = 0, DecodeThreads = 2, FullFinetune = false, LoraRank = 16, LoraAlpha = 32, WarmupSteps = 0, LogEvery = 1,
     };
 
     [Fact]
@@ -62,12 +63,12 @@ public class TrainingTests
         var data = SyntheticRlds.Make(tmp.File("rlds"), episodes: 1, steps: 4);
         var o = Tiny(data, tmp.File("run")) with { MaxSteps = 80, Lr = 3e-3, ImageAug = false, ValFraction = 0, Logger = "none" };
         using var t = VlaTrainer.Create(o);
-        var before = t.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        var before = t.Token().Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
         StepMetrics? m = null;
         var losses = new List<double>();
         while (t.Step < o.MaxSteps)
         {
-            m = t.TrainStep();
+            m = t.TrainStep()!;
             losses.Add(m.Loss);
             if (m.Accuracy == 1.0) break;
         }
@@ -76,7 +77,7 @@ public class TrainingTests
         // The loss cannot go near 0 here: the frozen random lm_head (N(0, 0.02)) after the final RMSNorm caps the logit
         // margin, so LoRA gets every argmax right at ~3.3 nats per token. (A pretrained head has no such cap.)
         Assert.True(losses[^1] < losses[0] * 0.6, string.Join(", ", losses.Select(l => l.ToString("0.###"))));
-        foreach (var (name, p) in t.Model.named_parameters())
+        foreach (var (name, p) in t.Token().Model.named_parameters())
         {
             bool same = p.allclose(before[name], 0, 0);
             if (name.Contains(".lora_B.")) Assert.False(same, $"{name} did not change");
@@ -91,11 +92,11 @@ public class TrainingTests
         var data = SyntheticRlds.Make(tmp.File("rlds"), episodes: 1, steps: 4, seed: 2);
         var o = Tiny(data, tmp.File("run")) with { FullFinetune = null, MaxSteps = 60, Lr = 1e-3, ImageAug = false, ValFraction = 0, Logger = "none" };
         using var t = VlaTrainer.Create(o);
-        Assert.True(t.FullFinetune, "the from-scratch tiny model defaults to a full fine-tune");
+        Assert.True(t.Token().Lora is null, "the from-scratch tiny model defaults to a full fine-tune");
         StepMetrics? m = null;
         while (t.Step < o.MaxSteps)
         {
-            m = t.TrainStep();
+            m = t.TrainStep()!;
             if (m.Accuracy == 1.0 && m.Loss < 0.1) break;
         }
         Assert.True(m!.Accuracy == 1.0 && m.Loss < 0.1, $"after {t.Step} steps: accuracy {m.Accuracy:P1}, loss {m.Loss:0.####}");
@@ -109,20 +110,20 @@ public class TrainingTests
         // Augmentation, dropout, accumulation, warmup + cosine and several epochs all take part.
         var o = Tiny(data, tmp.File("a")) with { MaxSteps = 6, BatchSize = 2, GradAccum = 2, LoraDropout = 0.1, WarmupSteps = 2, ValFraction = 0, ShuffleWindow = 2 };
         List<StepMetrics> full;
-        using (var a = VlaTrainer.Create(o)) full = Enumerable.Range(0, 6).Select(_ => a.TrainStep()).ToList();
+        using (var a = VlaTrainer.Create(o)) full = Enumerable.Range(0, 6).Select(_ => a.TrainStep()!).ToList();
 
         var ob = o with { OutDir = tmp.File("b") };
         var first = new List<StepMetrics>();
         using (var b = VlaTrainer.Create(ob))
         {
-            for (int i = 0; i < 3; i++) first.Add(b.TrainStep());
+            for (int i = 0; i < 3; i++) first.Add(b.TrainStep()!);
             b.SaveCheckpoint();
         }
         Assert.Equal("step_3", File.ReadAllText(Path.Combine(tmp.File("b"), "latest")).Trim());
         using var c = VlaTrainer.Create(ob with { Resume = true });
         Assert.Equal(3, c.Step);
         var rest = new List<StepMetrics>();
-        while (c.Step < 6) rest.Add(c.TrainStep());
+        while (c.Step < 6) rest.Add(c.TrainStep()!);
         var resumed = first.Concat(rest).ToList();
         for (int i = 0; i < 6; i++)
         {
@@ -149,12 +150,12 @@ public class TrainingTests
         {
             // make the adapter non-trivial so the round trip means something
             using (torch.no_grad())
-                foreach (var (_, l) in LoraModel.Layers(t.Model)) l.B("default").add_(torch.randn(l.B("default").shape, generator: new Generator(3)) * 0.02);
+                foreach (var (_, l) in LoraModel.Layers(t.Token().Model)) l.B("default").add_(torch.randn(l.B("default").shape, generator: new Generator(3)) * 0.02);
             s = t.Run();
-            t.Model.eval();
-            var px = new VlaImagePipeline(t.Model.Config, centerCrop: true).EvalViews(views);
-            var ids = torch.tensor(t.Train.Prompts.Prompt("lift the barrier")).unsqueeze(0);
-            pair = new ActionPredictionPair(t.Model.GenerateGreedy(px, ids, 8));
+            t.Token().Model.eval();
+            var px = new VlaImagePipeline(t.Token().Model.Config, centerCrop: true).EvalViews(views);
+            var ids = torch.tensor(t.Token().Train.Prompts.Prompt("lift the barrier")).unsqueeze(0);
+            pair = new ActionPredictionPair(t.Token().Model.GenerateGreedy(px, ids, 8));
         }
         Assert.NotNull(s.LastValidation);
         Assert.Equal(2, s.FinalStep);
@@ -197,12 +198,12 @@ public class TrainingTests
             long[] expected;
             using (var t = VlaTrainer.Create(o))
             {
-                Assert.Equal(56, t.Model.Config.Dino.ImageSize);
+                Assert.Equal(56, t.Token().Model.Config.Dino.ImageSize);
                 t.Run();
-                t.Model.eval();
-                var px = new VlaImagePipeline(t.Model.Config, centerCrop: true).EvalViews(views);
+                t.Token().Model.eval();
+                var px = new VlaImagePipeline(t.Token().Model.Config, centerCrop: true).EvalViews(views);
                 Assert.Equal(56, px.shape[^1]);
-                expected = t.Model.GenerateGreedy(px, torch.tensor(t.Train.Prompts.Prompt("lift the barrier")).unsqueeze(0), 8);
+                expected = t.Token().Model.GenerateGreedy(px, torch.tensor(t.Token().Train.Prompts.Prompt("lift the barrier")).unsqueeze(0), 8);
             }
             var policies = VlaAgentPolicy.LoadAgents([run]);
             try { Assert.Equal(expected, policies[0].Predict(views, "lift the barrier").TokenIds); }
@@ -225,7 +226,7 @@ public class TrainingTests
         int[] stateTokens;
         using (var t = VlaTrainer.Create(o))
         {
-            var d = t.Train;
+            var d = t.Token().Train;
             Assert.NotNull(d.Proprio);
             // the chunk is the step's action and the next ones; past the end the last action repeats
             Assert.Equal(d.NormalizedAction(0, 0).Concat(d.NormalizedAction(0, 1)).Concat(d.NormalizedAction(0, 2)), d.NormalizedChunk(0, 0));
@@ -242,10 +243,10 @@ public class TrainingTests
                 Assert.Equal(prompt.Length + 8 + 25, ids.Length);
             }
             t.Run();
-            t.Model.eval();
+            t.Token().Model.eval();
             stateTokens = d.Proprio!.Encode(state, d.Actions);
-            var px = new VlaImagePipeline(t.Model.Config, centerCrop: false).EvalViews(views);
-            expected = t.Model.GenerateGreedy(px, torch.tensor(d.Prompts.Prompt("lift the barrier", stateTokens)).unsqueeze(0), 24);
+            var px = new VlaImagePipeline(t.Token().Model.Config, centerCrop: false).EvalViews(views);
+            expected = t.Token().Model.GenerateGreedy(px, torch.tensor(d.Prompts.Prompt("lift the barrier", stateTokens)).unsqueeze(0), 24);
         }
         var info = VlaPolicyInfo.Read(Path.Combine(run, "step_1", VlaTrainer.PolicyFile));
         Assert.Equal(3, info.ActionChunk);
@@ -296,4 +297,10 @@ public class TrainingTests
         Assert.Equal(pipe.Eval(img), pipe.Train(img, new SplitMix64(5), augment: false));
         Assert.Equal(6 * 112 * 112, a.Length);
     }
+}
+
+/// <summary>The trainer's policy as the OpenVLA token policy these tests train.</summary>
+static class TrainerTestExtensions
+{
+    public static OpenVlaTokenPolicy Token(this VlaTrainer t) => (OpenVlaTokenPolicy)t.Policy;
 }

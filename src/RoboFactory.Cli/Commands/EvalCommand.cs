@@ -3,6 +3,8 @@ using RoboFactory.Recording;
 using RoboFactory.Data.Zarr;
 using RoboFactory.Eval;
 using RoboFactory.Sim.Tasks;
+using RoboFactory.Vla.Policies;
+using RoboFactory.Vla.Policies.OpenVla;
 using Spectre.Console;
 
 namespace RoboFactory.Cli.Commands;
@@ -13,11 +15,12 @@ public static class EvalCommand
     public static Command Build()
     {
         var cmd = new Command("eval", "Evaluate a policy in closed loop: all agents act together, each from its own policy, over fixed seeds. Writes eval_results/{policy}/{task}/{run}/results.json and videos.");
-        var policy = new Option<string>("--policy") { Description = "expert: scripted experts; replay: recorded demo actions; openvla: fine-tuned checkpoints", Required = true };
-        policy.AcceptOnlyFromAmong("expert", "replay", "openvla");
+        var learned = string.Join("; ", PolicyRegistry.All.Select(e => $"{e.Name}: {e.Description}"));
+        var policy = new Option<string>("--policy") { Description = $"expert: scripted experts; replay: recorded demo actions; auto: the trained policy named in the checkpoints' policy.json; {learned}", Required = true };
+        policy.AcceptOnlyFromAmong(["expert", "replay", "auto", .. PolicyRegistry.Names]);
         var task = SimCommands.TaskOption();
         var config = SimCommands.ConfigOption();
-        var checkpoints = new Option<string?>("--checkpoints") { Description = "openvla: folder with one {Task}_Agent{i} checkpoint folder per agent (default checkpoints/openvla)" };
+        var checkpoints = new Option<string?>("--checkpoints") { Description = "trained policies: folder with one {Task}_Agent{i} checkpoint folder per agent (default checkpoints/{policy}; auto: checkpoints/openvla)" };
         var episodes = new Option<int>("--episodes") { Description = "Number of episodes (consecutive seeds)", DefaultValueFactory = _ => 100 };
         var seedStart = new Option<int>("--seed-start") { Description = "First seed (held-out seeds start at 1000; demos use 0..)", DefaultValueFactory = _ => 1000 };
         var maxSteps = new Option<int?>("--max-steps") { Description = "Control steps per episode (default: the task's max_episode_steps)" };
@@ -43,7 +46,9 @@ public static class EvalCommand
             {
                 "expert" => () => new ExpertPolicy(taskName),
                 "replay" => ReplayFactory(taskName, r.GetValue(data)!, r.GetValue(config)),
-                _ => OpenVlaFactory(taskName, r.GetValue(checkpoints) ?? Path.Combine("checkpoints", "openvla"), r.GetValue(device)!, r.GetValue(decoding)!, r.GetValue(config)),
+                string name => LearnedFactory(name == "auto" ? null : name, taskName,
+                    r.GetValue(checkpoints) ?? Path.Combine("checkpoints", name == "auto" ? OpenVlaTokenPolicy.PolicyName : name), r.GetValue(device)!, r.GetValue(decoding)!, r.GetValue(config)),
+                null => throw new ArgumentException("--policy is required"),
             };
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("interrupted: finishing and writing partial results…"); };
@@ -68,12 +73,13 @@ public static class EvalCommand
         return cmd;
     }
 
-    private static Func<EvalPolicy> OpenVlaFactory(string task, string root, string device, string decoding, string? configFile)
+    private static Func<EvalPolicy> LearnedFactory(string? policy, string task, string root, string device, string decoding, string? configFile)
     {
         var (cfg, _) = TaskRegistry.Load(task, configFile);
-        var dirs = OpenVlaPolicy.CheckpointDirs(root, cfg); // missing checkpoints are refused before anything is loaded
-        var mode = Vla.Tokenization.ActionDecoder.Parse(decoding);
-        return () => OpenVlaPolicy.Load(dirs, device, mode);
+        var dirs = LearnedPolicy.CheckpointDirs(root, cfg, policy ?? OpenVlaTokenPolicy.PolicyName); // missing checkpoints are refused before anything is loaded
+        var options = new PolicyLoadOptions(device, Vla.Tokenization.ActionDecoder.Parse(decoding));
+        string name = policy ?? LearnedPolicy.PolicyOf(dirs);
+        return () => LearnedPolicy.Load(dirs, name, options);
     }
 
     private static Func<EvalPolicy> ReplayFactory(string task, string dataRoot, string? configFile)

@@ -4,7 +4,7 @@ using RoboFactory.Bench;
 using RoboFactory.Vla.Checkpoint;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Imaging;
-using RoboFactory.Vla.Inference;
+using RoboFactory.Vla.Policies.OpenVla;
 using RoboFactory.Vla.Model;
 
 namespace RoboFactory.Cli.Commands;
@@ -70,14 +70,16 @@ public static class ModelCommands
         foreach (var o in new Option[] { modelOpt, images, instruction, stats, key, dim, tokenizer, device, dtype }) cmd.Options.Add(o);
         cmd.SetAction(r => Guard(() =>
         {
-            using var p = VlaPredictor.Load(r.GetValue(modelOpt)!, Pretrained.ParseDevice(r.GetValue(device)!), Pretrained.ParseDType(r.GetValue(dtype)!), r.GetValue(tokenizer));
+            using var p = OpenVlaInference.Load(r.GetValue(modelOpt)!, Pretrained.ParseDevice(r.GetValue(device)!), Pretrained.ParseDType(r.GetValue(dtype)!), r.GetValue(tokenizer));
             var statsPath = r.GetValue(stats);
             var all = statsPath is not null ? NormStatsJson.Load(statsPath) : p.Model.Config.NormStats;
             ActionStatistics? s = all.Count == 0 && r.GetValue(key) is null ? null : NormStatsJson.Select(all, r.GetValue(key));
-            if (p.Tokenizer is null) Console.Error.WriteLine("warning: no tokenizer.model; using a byte-level stand-in (smoke runs only)");
+            if (p.Prompts.Tokenizer is null) Console.Error.WriteLine("warning: no tokenizer.model; using a byte-level stand-in (smoke runs only)");
             if (s is null) Console.Error.WriteLine("warning: no dataset statistics; printing normalised actions");
             var views = r.GetValue(images)!.Select(Png.ReadRgb).ToList();
-            var res = p.Predict(views, r.GetValue(instruction)!, s, r.GetValue(dim));
+            p.Statistics = s;
+            p.ActionDim = r.GetValue(dim);
+            var res = p.Predict(views, r.GetValue(instruction)!);
             Console.WriteLine($"tokens: [{string.Join(", ", res.TokenIds)}]{(res.AllActionTokens ? "" : "  (some are not action tokens; decoded as clipped extremes, as upstream)")}");
             Console.WriteLine($"normalized: [{string.Join(", ", res.Normalized.Select(v => v.ToString("0.#####", System.Globalization.CultureInfo.InvariantCulture)))}]");
             Console.WriteLine($"action: [{string.Join(", ", res.Action.Select(v => v.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture)))}]");

@@ -8,6 +8,7 @@ using RoboFactory.Eval;
 using RoboFactory.Sim.Tasks;
 using RoboFactory.Vla.Tokenization;
 using RoboFactory.Vla.Training;
+using RoboFactory.Vla.Policies;
 
 namespace RoboFactory.Cli.Commands;
 
@@ -143,7 +144,14 @@ public static class QuickstartCommand
         {
             using var trainer = VlaTrainer.Create(Options(i, ds.DatasetDirectory, trainSteps));
             Progress.Run($"3/4 train agent {i}", trainSteps, (report, log) =>
-                runs.Add(trainer.Run(m => report(m.Step, FormattableString.Invariant($"step {m.Step}/{trainSteps} loss {m.Loss:0.000} acc {m.Accuracy:P0}")), v => log(v.ToString()))));
+            {
+                string last = "";
+                runs.Add(trainer.Run((step, m) =>
+                {
+                    if (m is not null) last = FormattableString.Invariant($" loss {m.Loss:0.000} acc {m.Accuracy:P0}");
+                    report(step, $"step {step}/{trainSteps}{last}");
+                }, v => log(v.ToString())));
+            });
             try { plots.AddRange(TrainPlots.Write(trainer.RunDirectory)); }
             catch (Exception e) when (e is not OutOfMemoryException) { Console.Error.WriteLine($"warning: plots not written: {e.Message}"); }
         }
@@ -155,14 +163,14 @@ public static class QuickstartCommand
         sw.Restart();
         EvalReport? learned = null, expert = null;
         string evalRoot = Path.Combine(outDir, "eval");
-        var ckptDirs = OpenVlaPolicy.CheckpointDirs(ckptRoot, cfg);
+        var ckptDirs = LearnedPolicy.CheckpointDirs(ckptRoot, cfg);
         int evalEpisodes = q.EvalEpisodes;
         Progress.Run("4/4 eval", 2 * evalEpisodes, (report, log) =>
         {
             int done = 0;
             var tick = new SyncProgress<EpisodeResult>(_ => report(++done, $"{done}/{2 * evalEpisodes} episodes"));
             learned = Evaluator.Run(new EvalOptions(cfg.Name, evalEpisodes, 1000, MaxSteps: q.EvalMaxSteps, Workers: 1, Videos: 1, OutRoot: evalRoot, Run: "openvla"),
-                () => OpenVlaPolicy.Load(ckptDirs, decoding: decoding), tick, log);
+                () => LearnedPolicy.Load(ckptDirs, options: new PolicyLoadOptions(Decoding: decoding)), tick, log);
             expert = Evaluator.Run(new EvalOptions(cfg.Name, evalEpisodes, 1000, Workers: q.Workers, Videos: 1, OutRoot: evalRoot, Run: "expert"),
                 () => new ExpertPolicy(cfg.Name), tick, log);
         });

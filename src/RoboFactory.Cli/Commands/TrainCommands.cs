@@ -7,6 +7,8 @@ using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Lora;
 using RoboFactory.Vla.Model;
 using RoboFactory.Vla.Training;
+using RoboFactory.Vla.Policies;
+using RoboFactory.Vla.Policies.OpenVla;
 
 namespace RoboFactory.Cli.Commands;
 
@@ -32,60 +34,66 @@ public static class TrainCommands
 
     public static Command BuildTrain()
     {
-        var cmd = new Command("train", "Fine-tune OpenVLA for one agent on its RLDS dataset (LoRA in PEFT's layout, or a full fine-tune of the from-scratch tiny model); resumable checkpoints under checkpoints/openvla/{Task}_Agent{id}/step_N, metrics.jsonl, TensorBoard events and PNG plots.");
-        var policy = new Option<string>("--policy") { Description = "Policy to train (openvla)", DefaultValueFactory = _ => "openvla" };
+        var cmd = new Command("train", "Fine-tune a policy for one agent on its dataset (RLDS or LeRobot v3; LoRA in PEFT's layout, or a full fine-tune of the from-scratch tiny model); resumable checkpoints under checkpoints/{policy}/{Task}_Agent{id}/step_N, metrics.jsonl, TensorBoard events and PNG plots.");
+        var d = new TrainOptions(); // the one home of every default below
+        var policy = new Option<string>("--policy")
+        {
+            Description = "Policy to train: " + string.Join("; ", PolicyRegistry.All.Select(e => $"{e.Name} ({e.Description})")),
+            DefaultValueFactory = _ => d.Policy,
+        };
+        policy.AcceptOnlyFromAmong([.. PolicyRegistry.Names]);
         var task = new Option<string>("--task") { Description = "Task, e.g. LiftBarrier-rf (the -rf suffix is optional)", Required = true };
-        var agent = new Option<int>("--agent-id") { Description = "Agent whose dataset and checkpoint folder to use", DefaultValueFactory = _ => 0 };
-        var data = new Option<string?>("--data") { Description = "RLDS dataset folder (default data/rlds/{task_snake}_agent{id}/1.0.0)" };
-        var model = new Option<string>("--model") { Description = "'tiny' (built from scratch with --seed; CPU default) or a Hugging Face OpenVLA folder (frozen base, e.g. openvla-7b)", DefaultValueFactory = _ => "tiny" };
+        var agent = new Option<int>("--agent-id") { Description = "Agent whose dataset and checkpoint folder to use", DefaultValueFactory = _ => d.AgentId };
+        var data = new Option<string?>("--data") { Description = "Dataset folder, RLDS or LeRobot v3 (told by its metadata; default data/rlds/{task_snake}_agent{id}/1.0.0)" };
+        var model = new Option<string>("--model") { Description = "'tiny' (built from scratch with --seed; CPU default) or a Hugging Face OpenVLA folder (frozen base, e.g. openvla-7b)", DefaultValueFactory = _ => d.Model };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.model (default: the model folder's; tiny uses a byte-level prompt encoding)" };
         var imageSize = new Option<int?>("--image-size") { Description = "--model tiny: input size of both vision towers in px, a multiple of 14 (default 112; the pretrained sizes come from config.json)" };
-        var batch = new Option<int>("--batch-size") { Description = "Samples per micro-batch", DefaultValueFactory = _ => 8 };
-        var accum = new Option<int>("--grad-accum") { Description = "Micro-batches per optimizer step", DefaultValueFactory = _ => 1 };
-        var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW)", DefaultValueFactory = _ => 5e-4 };
-        var minLr = new Option<double>("--min-lr") { Description = "Learning rate at the end of the cosine decay", DefaultValueFactory = _ => 0 };
+        var batch = new Option<int>("--batch-size") { Description = "Samples per micro-batch", DefaultValueFactory = _ => d.BatchSize };
+        var accum = new Option<int>("--grad-accum") { Description = "Micro-batches per optimizer step", DefaultValueFactory = _ => d.GradAccum };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW)", DefaultValueFactory = _ => d.Lr };
+        var minLr = new Option<double>("--min-lr") { Description = "Learning rate at the end of the cosine decay", DefaultValueFactory = _ => d.MinLr };
         var warmup = new Option<int?>("--warmup-steps") { Description = "Linear warmup steps (default 3 % of --max-steps)" };
-        var wd = new Option<double>("--weight-decay") { Description = "AdamW weight decay", DefaultValueFactory = _ => 0.01 };
-        var clip = new Option<double>("--max-grad-norm") { Description = "Gradient clipping (global L2 norm; 0 = off)", DefaultValueFactory = _ => 1.0 };
-        var steps = new Option<int>("--max-steps") { Description = "Optimizer steps", DefaultValueFactory = _ => 1000 };
-        var seed = new Option<long>("--seed") { Description = "Seed of the tiny model, the LoRA init, the split, the data order and augmentation", DefaultValueFactory = _ => 42 };
+        var wd = new Option<double>("--weight-decay") { Description = "AdamW weight decay (parameters with 2 or more dimensions only, unless --decay-all-parameters)", DefaultValueFactory = _ => d.WeightDecay };
+        var clip = new Option<double>("--max-grad-norm") { Description = "Gradient clipping (global L2 norm; 0 = off)", DefaultValueFactory = _ => d.MaxGradNorm };
+        var steps = new Option<int>("--max-steps") { Description = "Optimizer steps", DefaultValueFactory = _ => d.MaxSteps };
+        var seed = new Option<long>("--seed") { Description = "Seed of the tiny model, the LoRA init, the split, the data order and augmentation", DefaultValueFactory = _ => d.Seed };
         var full = new Option<bool>("--full-finetune") { Description = "Train every parameter (default for --model tiny: LoRA on a random base cannot learn much)" };
         var loraOnly = new Option<bool>("--lora") { Description = "Force LoRA even for --model tiny" };
         var proj = new Option<bool>("--train-projector") { Description = "LoRA runs: also train the projector (saved as PEFT modules_to_save)" };
-        var rank = new Option<int>("--lora-rank") { Description = "LoRA rank r", DefaultValueFactory = _ => 32 };
-        var alpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha (scaling alpha/r)", DefaultValueFactory = _ => 16 };
-        var dropout = new Option<double>("--lora-dropout") { Description = "LoRA dropout", DefaultValueFactory = _ => 0 };
+        var rank = new Option<int>("--lora-rank") { Description = "LoRA rank r", DefaultValueFactory = _ => d.LoraRank };
+        var alpha = new Option<double>("--lora-alpha") { Description = "LoRA alpha (scaling alpha/r)", DefaultValueFactory = _ => d.LoraAlpha };
+        var dropout = new Option<double>("--lora-dropout") { Description = "LoRA dropout", DefaultValueFactory = _ => d.LoraDropout };
         var targets = new Option<string>("--lora-targets") { Description = "Comma-separated module names", DefaultValueFactory = _ => string.Join(",", LoraConfig.LlamaProjections) };
-        var init = new Option<string>("--lora-init") { Description = "gaussian (OpenVLA) | kaiming (PEFT default)", DefaultValueFactory = _ => "gaussian" };
+        var init = new Option<string>("--lora-init") { Description = "gaussian (OpenVLA) | kaiming (PEFT default)", DefaultValueFactory = _ => d.LoraInit };
         init.AcceptOnlyFromAmong("gaussian", "kaiming");
         var noAug = new Option<bool>("--no-image-aug") { Description = "Disable random-resized-crop + colour jitter (inference then skips the centre crop)" };
         var proprio = new Option<bool>("--proprio") { Description = "Put the measured joint state (7 joints + gripper width, binned over the dataset's proprio q01/q99) into the prompt as 8 state tokens; eval then feeds it too" };
-        var chunk = new Option<int>("--action-chunk") { Description = $"Predict K consecutive actions per sample (K·8 action tokens; eval executes the K actions before asking again), 1..{TrainOptions.MaxActionChunk}", DefaultValueFactory = _ => 1 };
-        var views = new Option<int>("--views") { Description = "Views fed to the model, in the fixed order head, global, wrist", DefaultValueFactory = _ => DatasetViews.Count };
-        var logger = new Option<string>("--logger") { Description = "tensorboard (metrics.jsonl + event files) | jsonl | none", DefaultValueFactory = _ => "tensorboard" };
+        var chunk = new Option<int>("--action-chunk") { Description = $"Predict K consecutive actions per sample (K·8 action tokens; eval executes the K actions before asking again), 1..{TrainOptions.MaxActionChunk}", DefaultValueFactory = _ => d.ActionChunk };
+        var views = new Option<int>("--views") { Description = "Views fed to the model, in the fixed order head, global, wrist", DefaultValueFactory = _ => d.Views };
+        var logger = new Option<string>("--logger") { Description = "tensorboard (metrics.jsonl + event files) | jsonl | none", DefaultValueFactory = _ => d.Logger };
         logger.AcceptOnlyFromAmong("tensorboard", "jsonl", "none");
-        var valEvery = new Option<int>("--val-every") { Description = "Validate on held-out episodes every N steps (0 = never)", DefaultValueFactory = _ => 100 };
-        var valBatches = new Option<int>("--val-batches") { Description = "Batches per validation", DefaultValueFactory = _ => 4 };
-        var valFrac = new Option<double>("--val-fraction") { Description = "Fraction of episodes held out", DefaultValueFactory = _ => 0.1 };
-        var saveEvery = new Option<int>("--save-every") { Description = "Checkpoint every N steps (and at the end)", DefaultValueFactory = _ => 500 };
-        var keep = new Option<int>("--keep") { Description = "Step folders kept (oldest pruned; 0 = all)", DefaultValueFactory = _ => 2 };
-        var outDir = new Option<string?>("--out") { Description = "Run folder (default checkpoints/openvla/{Task}_Agent{id})" };
+        var valEvery = new Option<int>("--val-every") { Description = "Validate on held-out episodes every N steps (0 = never)", DefaultValueFactory = _ => d.ValEvery };
+        var valBatches = new Option<int>("--val-batches") { Description = "Batches per validation", DefaultValueFactory = _ => d.ValBatches };
+        var valFrac = new Option<double>("--val-fraction") { Description = "Fraction of episodes held out", DefaultValueFactory = _ => d.ValFraction };
+        var saveEvery = new Option<int>("--save-every") { Description = "Checkpoint every N steps (and at the end)", DefaultValueFactory = _ => d.SaveEvery };
+        var keep = new Option<int>("--keep") { Description = "Step folders kept (oldest pruned; 0 = all)", DefaultValueFactory = _ => d.KeepCheckpoints };
+        var outDir = new Option<string?>("--out") { Description = "Run folder (default checkpoints/{policy}/{Task}_Agent{id})" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the run folder's `latest` checkpoint (same data order and RNG: the curve equals an uninterrupted run)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing run in the run folder" };
-        var device = new Option<string>("--device") { Description = "cpu | cuda | cuda:N (CUDA needs a -p:TorchBackend=cuda build)", DefaultValueFactory = _ => "cpu" };
-        var dtype = new Option<string>("--dtype") { Description = "Base weights/compute: fp32 | bf16 (LoRA weights stay fp32)", DefaultValueFactory = _ => "fp32" };
+        var device = new Option<string>("--device") { Description = "cpu | cuda | cuda:N (CUDA needs a -p:TorchBackend=cuda build)", DefaultValueFactory = _ => d.Device };
+        var dtype = new Option<string>("--dtype") { Description = "Base weights/compute: fp32 | bf16 (LoRA weights stay fp32; bf16 trainable weights get fp32 master copies)", DefaultValueFactory = _ => d.DType };
         var gpus = new Option<int?>("--gpus") { Description = "Accepted for upstream compatibility; this build trains on one device" };
         var gradCkpt = new Option<bool>("--gradient-checkpointing") { Description = "Not available in this build (TorchSharp has no activation checkpointing)" };
         var threads = new Option<int?>("--decode-threads") { Description = "PNG decode/augment threads (default: all cores)" };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
+        var logEvery = new Option<int>("--log-every") { Description = "Read loss and metrics from the device, log and print them every N steps (averages over the N steps)", DefaultValueFactory = _ => d.LogEvery };
+        var decayAll = new Option<bool>("--decay-all-parameters") { Description = "Apply weight decay to every parameter (torch's default) instead of only those with 2 or more dimensions" };
         foreach (var o in new Option[] { policy, task, agent, data, model, tokenizer, imageSize, batch, accum, lr, minLr, warmup, wd, clip, steps, seed, full, loraOnly, proj,
                      rank, alpha, dropout, targets, init, noAug, proprio, chunk, views, logger, valEvery, valBatches, valFrac, saveEvery, keep, outDir, resume, overwrite,
-                     device, dtype, gpus, gradCkpt, threads, noPlots })
+                     device, dtype, gpus, gradCkpt, threads, noPlots, logEvery, decayAll })
             cmd.Options.Add(o);
         cmd.SetAction(r => Guard(() =>
         {
-            if (r.GetValue(policy) != "openvla")
-                throw new ArgumentException($"--policy {r.GetValue(policy)}: this build trains openvla only (diffusion policy and pi0 are not ported)");
             if (r.GetValue(gpus) is int g)
                 Console.Error.WriteLine(g > 1 || !r.GetValue(device)!.StartsWith("cuda", StringComparison.Ordinal)
                     ? $"note: --gpus {g} ignored: this build uses TorchSharp's CPU backend and trains in one process on one device. On a CUDA machine, build with `dotnet build -p:TorchBackend=cuda` and pass --device cuda (one GPU; multi-GPU data parallel is not implemented — use --grad-accum for a larger effective batch)."
@@ -95,6 +103,7 @@ public static class TrainCommands
             if (r.GetValue(full) && r.GetValue(loraOnly)) throw new ArgumentException("--full-finetune and --lora exclude each other");
             var opts = new TrainOptions
             {
+                Policy = r.GetValue(policy)!, LogEvery = r.GetValue(logEvery), DecayAllParameters = r.GetValue(decayAll),
                 Task = r.GetValue(task)!, AgentId = r.GetValue(agent), DataPath = r.GetValue(data), Model = r.GetValue(model)!, Tokenizer = r.GetValue(tokenizer),
                 ImageSize = r.GetValue(imageSize), Seed = r.GetValue(seed), BatchSize = r.GetValue(batch), GradAccum = r.GetValue(accum), Lr = r.GetValue(lr), MinLr = r.GetValue(minLr),
                 MaxSteps = r.GetValue(steps), WarmupSteps = r.GetValue(warmup), WeightDecay = r.GetValue(wd), MaxGradNorm = r.GetValue(clip),
@@ -133,12 +142,14 @@ public static class TrainCommands
             Progress.Run($"train {o.TaskStem} agent {o.AgentId}", o.MaxSteps, (report, log) =>
             {
                 report(startStep, $"step {startStep}/{o.MaxSteps}");
+                string last = "";
                 summary = trainer.Run(
-                    m =>
+                    (step, m) =>
                     {
-                        double rate = (m.Step - startStep) * o.SamplesPerStep / Math.Max(sw.Elapsed.TotalSeconds, 1e-9);
-                        double eta = rate > 0 ? (o.MaxSteps - m.Step) * o.SamplesPerStep / rate : 0;
-                        report(m.Step, I($"step {m.Step}/{o.MaxSteps} loss {m.Loss:0.0000} acc {m.Accuracy:P1} L1 {m.L1:0.000} {rate:0.0} samples/s ETA {Eta(eta)}"));
+                        double rate = (step - startStep) * o.SamplesPerStep / Math.Max(sw.Elapsed.TotalSeconds, 1e-9);
+                        double eta = rate > 0 ? (o.MaxSteps - step) * o.SamplesPerStep / rate : 0;
+                        if (m is not null) last = I($" loss {m.Loss:0.0000} acc {m.Accuracy:P1} L1 {m.L1:0.000}");
+                        report(step, I($"step {step}/{o.MaxSteps}{last} {rate:0.0} samples/s ETA {Eta(eta)}"));
                     },
                     v => log(v.ToString()),
                     cts.Token);

@@ -5,6 +5,9 @@ public sealed class SplitMix64(ulong seed)
 {
     private ulong _state = seed;
 
+    /// <summary>A seed derived from two values (one draw of a generator seeded by both): per-(seed, index) streams.</summary>
+    public static ulong Mix(ulong a, ulong b) => new SplitMix64(a * 0x9E3779B97F4A7C15UL ^ b).Next();
+
     public ulong Next()
     {
         ulong z = _state += 0x9E3779B97F4A7C15UL;

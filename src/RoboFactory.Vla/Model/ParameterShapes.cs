@@ -1,3 +1,4 @@
+using RoboFactory.Vla.Policies.OpenVla;
 using RoboFactory.Vla.Config;
 
 namespace RoboFactory.Vla.Model;

@@ -21,6 +21,9 @@ public static class TensorMath
 
     public static Tensor Add(Tensor a, Tensor b) => a.add(b, One);
 
+    /// <summary>t ← t + other (in place; an accumulator).</summary>
+    public static Tensor AddInPlace(Tensor t, Tensor other) => t.add_(other, One);
+
     /// <summary>t ← t + value. TorchSharp's one-argument add_(Scalar) makes a temporary alpha Scalar of its own.</summary>
     public static Tensor AddInPlace(Tensor t, Scalar value) => t.add_(value, One);
 

@@ -12,12 +12,19 @@ namespace RoboFactory.Vla.Training;
 /// parameters, with fp32 moments. Written out so its whole state is two tensors per parameter plus a step count,
 /// saved as optimizer.safetensors (keys "&lt;param&gt;.exp_avg" / ".exp_avg_sq", metadata step) — resuming restores it
 /// bit for bit. Parameters without a gradient are skipped that step (as torch does).
+/// Weight decay applies to parameters with two or more dimensions only (matrices and embeddings, not biases, norms or
+/// 1-D scales: nanoGPT's rule) unless <see cref="DecayAllParameters"/>. A trainable parameter stored in a lower
+/// precision (bf16) gets an fp32 master copy (key "&lt;param&gt;.master"): updates accumulate there and are rounded
+/// into the parameter after each step, so small steps are not lost to bf16 rounding.
 /// </summary>
 public sealed class AdamW : IDisposable
 {
     public const string FileName = "optimizer.safetensors";
     readonly List<(string Name, Parameter P)> parameters;
     readonly Dictionary<string, (Tensor M, Tensor V, long Step)> state = new();
+    readonly Dictionary<string, Tensor> master = new();
+    /// <summary>Decay every parameter (torch's default) instead of only those with ≥ 2 dimensions.</summary>
+    public bool DecayAllParameters { get; init; }
     public double Beta1 { get; }
     public double Beta2 { get; }
     public double Eps { get; }
@@ -38,24 +45,27 @@ public sealed class AdamW : IDisposable
             if (p.grad is { } g) { p.grad = null; g.Dispose(); }
     }
 
-    /// <summary>Global L2 norm of the gradients; scales them to <paramref name="maxNorm"/> when above (clip_grad_norm_).</summary>
-    public double ClipGradNorm(double maxNorm)
+    /// <summary>
+    /// Global L2 norm of the gradients (returned as a device tensor, float64; nothing is read to the host), and the
+    /// gradients scaled by min(1, maxNorm / (norm + 1e-6)) when <paramref name="maxNorm"/> &gt; 0 (clip_grad_norm_).
+    /// </summary>
+    public Tensor ClipGradNorm(double maxNorm)
     {
         using var noGrad = torch.no_grad();
         // every p.grad is a new wrapper: the scope keeps each one referenced until its native calls are done (see
         // Model.TensorMath: an unreferenced wrapper can be finalised, and its handle freed, in the middle of a call)
         using var scope = NewDisposeScope();
-        double sq = 0;
-        foreach (var (_, p) in parameters)
-            if (p.grad is { } g) { var g64 = g.to(ScalarType.Float64); sq += (g64 * g64).sum().item<double>(); } // not square(): see RMSNorm
-        double total = Math.Sqrt(sq);
-        double coef = maxNorm / (total + 1e-6);
-        if (maxNorm > 0 && coef < 1)
+        var grads = parameters.Select(p => p.P.grad).Where(g => g is not null).Select(g => g!).ToList();
+        if (grads.Count == 0) return torch.zeros(1, ScalarType.Float64)[0].MoveToOuterDisposeScope();
+        // one squared norm per parameter (not square(): see RMSNorm), stacked, summed, one square root
+        var total = torch.stack(grads.Select(g => { var g64 = g.to(ScalarType.Float64); return (g64 * g64).sum(); }).ToArray()).sum().sqrt();
+        if (maxNorm > 0)
         {
-            using Scalar c = coef; // explicit, held across the native calls (see Model.TensorMath)
-            foreach (var (_, p) in parameters) p.grad?.mul_(c);
+            using Scalar max = maxNorm, eps = 1e-6, one = 1.0;
+            var coef = Model.TensorMath.AddInPlace(total.clone(), eps).reciprocal_().mul_(max).clamp_max_(one);
+            foreach (var g in grads) g.mul_(coef.to(g.dtype));
         }
-        return total;
+        return total.MoveToOuterDisposeScope();
     }
 
     public void Step(double lr)
@@ -76,12 +86,20 @@ public sealed class AdamW : IDisposable
             double bc1 = 1 - Math.Pow(Beta1, step), bc2 = 1 - Math.Pow(Beta2, step);
             using Scalar sqrtBc2 = Math.Sqrt(bc2), stepSize = -lr / bc1;
             var denom = Model.TensorMath.AddInPlace(s.V.sqrt().div_(sqrtBc2), eps);
-            var p32 = p.dtype == ScalarType.Float32 ? p : p.to(ScalarType.Float32);
-            if (WeightDecay != 0) p32.mul_(decay);
+            var p32 = p.dtype == ScalarType.Float32 ? p : Master(name, p);
+            if (WeightDecay != 0 && (DecayAllParameters || p.dim() >= 2)) p32.mul_(decay);
             p32.addcdiv_(s.M, denom, value: stepSize);
             if (!ReferenceEquals(p32, p)) p.copy_(p32);
             state[name] = (s.M, s.V, step);
         }
+    }
+
+    /// <summary>The fp32 master copy of a low-precision parameter (made from it on first use).</summary>
+    Tensor Master(string name, Parameter p)
+    {
+        if (!master.TryGetValue(name, out var m))
+            master[name] = m = p.detach().to(ScalarType.Float32).clone().DetachFromDisposeScope();
+        return m;
     }
 
     public void Save(string directory)
@@ -93,11 +111,12 @@ public sealed class AdamW : IDisposable
             tensors.Add((name + ".exp_avg", m));
             tensors.Add((name + ".exp_avg_sq", v));
             steps[name] = step;
+            if (master.TryGetValue(name, out var w)) tensors.Add((name + ".master", w));
         }
         var meta = new Dictionary<string, string>
         {
             ["format"] = "pt", ["optimizer"] = "AdamW",
-            ["hyper"] = new JsonObject { ["beta1"] = Beta1, ["beta2"] = Beta2, ["eps"] = Eps, ["weight_decay"] = WeightDecay }.ToJsonString(),
+            ["hyper"] = new JsonObject { ["beta1"] = Beta1, ["beta2"] = Beta2, ["eps"] = Eps, ["weight_decay"] = WeightDecay, ["decay_all_parameters"] = DecayAllParameters }.ToJsonString(),
             ["steps"] = steps.ToJsonString(),
         };
         SafetensorsWriter.Write(Path.Combine(directory, FileName), tensors, meta);
@@ -111,6 +130,8 @@ public sealed class AdamW : IDisposable
         var byName = parameters.ToDictionary(p => p.Name, p => p.P);
         foreach (var d in state.Values) { d.M.Dispose(); d.V.Dispose(); }
         state.Clear();
+        foreach (var w in master.Values) w.Dispose();
+        master.Clear();
         foreach (var (name, node) in steps)
         {
             if (!byName.TryGetValue(name, out var p)) throw new CheckpointMismatchException([$"{path}: optimizer state for unknown parameter {name}"]);
@@ -122,6 +143,8 @@ public sealed class AdamW : IDisposable
             }
             if (!m.shape.SequenceEqual(p.shape)) throw new CheckpointMismatchException([$"{path}: optimizer state {name} has shape [{string.Join(",", m.shape)}], parameter [{string.Join(",", p.shape)}]"]);
             state[name] = (m, v, node!.GetValue<long>());
+            if (f.Entries.ContainsKey(name + ".master"))
+                using (NewDisposeScope()) master[name] = f.ReadTensor(name + ".master").to(ScalarType.Float32).to(p.device).DetachFromDisposeScope();
         }
     }
 
@@ -129,6 +152,8 @@ public sealed class AdamW : IDisposable
     {
         foreach (var d in state.Values) { d.M.Dispose(); d.V.Dispose(); }
         state.Clear();
+        foreach (var w in master.Values) w.Dispose();
+        master.Clear();
     }
 }
 

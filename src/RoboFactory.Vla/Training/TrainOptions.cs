@@ -9,6 +9,8 @@ namespace RoboFactory.Vla.Training;
 /// <summary>Everything a `train` run is configured by (saved in trainer_state.json; a resumed run reuses it).</summary>
 public sealed record TrainOptions
 {
+    /// <summary>The policy to train, by its registry name (Policies.PolicyRegistry).</summary>
+    public string Policy { get; init; } = "openvla";
     /// <summary>Task name, with or without the "-rf" suffix (LiftBarrier, LiftBarrier-rf).</summary>
     public string Task { get; init; } = "LiftBarrier";
     public int AgentId { get; init; }
@@ -28,6 +30,8 @@ public sealed record TrainOptions
     /// <summary>Default: 3 % of max steps.</summary>
     public int? WarmupSteps { get; init; }
     public double WeightDecay { get; init; } = 0.01;
+    /// <summary>Decay every parameter (torch's default); by default only parameters with ≥ 2 dimensions decay (nanoGPT).</summary>
+    public bool DecayAllParameters { get; init; }
     public double MaxGradNorm { get; init; } = 1.0;
     /// <summary>Train every parameter instead of LoRA. Default: true for the from-scratch tiny model, false for a pretrained folder.</summary>
     public bool? FullFinetune { get; init; }
@@ -48,14 +52,18 @@ public sealed record TrainOptions
     public int Views { get; init; } = DatasetViews.Count;
     public string DType { get; init; } = "fp32";
     public string Device { get; init; } = "cpu";
+    /// <summary>Read loss and metrics from the device, print and log them every N steps (averaged over the N steps).</summary>
+    public int LogEvery { get; init; } = 10;
     public int ValEvery { get; init; } = 100;
     public int ValBatches { get; init; } = 4;
     public double ValFraction { get; init; } = 0.1;
     public int SaveEvery { get; init; } = 500;
     public int KeepCheckpoints { get; init; } = 2;
-    /// <summary>Run folder; default {CheckpointRoot}/{Task}_Agent{id}.</summary>
+    /// <summary>Run folder; default {ResolvedCheckpointRoot}/{Task}_Agent{id}.</summary>
     public string? OutDir { get; init; }
-    public string CheckpointRoot { get; init; } = "checkpoints/openvla";
+    /// <summary>Folder of the per-agent run folders; default checkpoints/{Policy}.</summary>
+    public string? CheckpointRoot { get; init; }
+    [JsonIgnore] public string ResolvedCheckpointRoot => CheckpointRoot ?? Path.Combine("checkpoints", Policy);
     /// <summary>tensorboard (metrics.jsonl + event files), jsonl, or none.</summary>
     public string Logger { get; init; } = "tensorboard";
     public bool Resume { get; init; }
@@ -83,7 +91,7 @@ public sealed record TrainOptions
     }
 
     [JsonIgnore] public string ResolvedDataPath => DataPath ?? DefaultDataPath(Task, AgentId);
-    [JsonIgnore] public string ResolvedOutDir => OutDir ?? RunDirectory(CheckpointRoot, Task, AgentId);
+    [JsonIgnore] public string ResolvedOutDir => OutDir ?? RunDirectory(ResolvedCheckpointRoot, Task, AgentId);
 
     /// <summary>data/rlds/{task_snake}_agent{id}/1.0.0.</summary>
     public static string DefaultDataPath(string task, int agentId, string root = "data/rlds")
@@ -116,6 +124,7 @@ public sealed record TrainOptions
                 : "--image-size only applies to --model tiny (a pretrained model's image size is fixed by its config.json)");
         if (ActionChunk is < 1 or > MaxActionChunk) throw new ArgumentException($"--action-chunk must be 1..{MaxActionChunk}");
         if (Resume && Overwrite) throw new ArgumentException("--resume and --overwrite exclude each other");
+        if (LogEvery <= 0) throw new ArgumentException("--log-every must be positive");
     }
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };

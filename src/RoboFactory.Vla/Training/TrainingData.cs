@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 namespace RoboFactory.Vla.Training;
 
 /// <summary>One collated batch. Dispose to free the tensors.</summary>
-public sealed class VlaBatch : IDisposable
+public sealed class VlaBatch : Policies.IPolicyBatch
 {
     /// <summary>[B, 6·K, S, S] fp32.</summary>
     public required Tensor PixelValues { get; init; }
@@ -20,9 +20,12 @@ public sealed class VlaBatch : IDisposable
     public required Tensor Labels { get; init; }
     /// <summary>Per sample, the normalised (q01/q99, gripper raw) action (or action chunk, concatenated) the tokens encode.</summary>
     public required float[][] NormalizedActions { get; init; }
+    /// <summary>[B, L] float64: at each action-token label position the normalised value that token encodes, 0 elsewhere
+    /// (so the L1 of decoded predictions is computed on the device).</summary>
+    public required Tensor ActionTargets { get; init; }
     public required (int Episode, int Step)[] Origins { get; init; }
     public int Size => NormalizedActions.Length;
-    public void Dispose() { PixelValues.Dispose(); InputIds.Dispose(); AttentionMask.Dispose(); Labels.Dispose(); }
+    public void Dispose() { PixelValues.Dispose(); InputIds.Dispose(); AttentionMask.Dispose(); Labels.Dispose(); ActionTargets.Dispose(); }
 }
 
 /// <summary>
@@ -34,7 +37,7 @@ public sealed class VlaBatch : IDisposable
 /// Images: views in <see cref="DatasetViews.Order"/>, decoded by the dataset and preprocessed by <see cref="VlaImagePipeline"/>.
 /// Actions: normalised with the dataset's q01/q99 (gripper raw per mask) and tokenised with OpenVLA's action tokenizer.
 /// </summary>
-public sealed class VlaTrainingData
+public sealed class VlaTrainingData : Policies.IPolicyData
 {
     readonly IEpisodeDataset ds;
     readonly int[] episodes;
@@ -108,7 +111,7 @@ public sealed class VlaTrainingData
         Mean = s.Action.Mean, Std = s.Action.Std, Min = s.Action.Min, Max = s.Action.Max,
     };
 
-    static ulong Mix(ulong a, ulong b) => new SplitMix64(a * 0x9E3779B97F4A7C15UL ^ b).Next();
+    static ulong Mix(ulong a, ulong b) => SplitMix64.Mix(a, b);
 
     (int[] Order, long[] GroupStarts) Epoch(long epoch)
     {
@@ -198,6 +201,9 @@ public sealed class VlaTrainingData
         return Proprio.Encode(states[slot].AsSpan(step * d, d), Actions);
     }
 
+    Policies.IPolicyBatch Policies.IPolicyData.Batch(long first, int size) => Batch(first, size);
+    Policies.IPolicyBatch Policies.IPolicyData.FlatBatch(IReadOnlyList<long> flatIndices) => FlatBatch(flatIndices);
+
     /// <summary>The batch of stream samples [first, first + size).</summary>
     public VlaBatch Batch(long first, int size)
     {
@@ -243,6 +249,7 @@ public sealed class VlaTrainingData
         var flatIds = new long[b * len];
         var flatLabels = new long[b * len];
         var mask = new bool[b * len];
+        var targets = new double[b * len];
         Array.Fill(flatIds, PadId);
         Array.Fill(flatLabels, -100L);
         for (int i = 0; i < b; i++)
@@ -250,6 +257,9 @@ public sealed class VlaTrainingData
             ids[i].CopyTo(flatIds, i * len);
             labels[i].CopyTo(flatLabels, i * len);
             for (int t = 0; t < ids[i].Length; t++) mask[i * len + t] = true;
+            // the d-th action label of sample i encodes norm[i][d]
+            for (int t = 0, d = 0; t < labels[i].Length && d < norm[i].Length; t++)
+                if (Actions.IsActionToken(labels[i][t])) targets[i * len + t] = norm[i][d++];
         }
         return new VlaBatch
         {
@@ -257,6 +267,7 @@ public sealed class VlaTrainingData
             InputIds = torch.tensor(flatIds, new long[] { b, len }),
             AttentionMask = torch.tensor(mask, new long[] { b, len }),
             Labels = torch.tensor(flatLabels, new long[] { b, len }),
+            ActionTargets = torch.tensor(targets, new long[] { b, len }),
             NormalizedActions = norm,
             Origins = locs.Select(l => (episodes[l.Slot], l.Step)).ToArray(),
         };

@@ -5,18 +5,21 @@ using System.Text.Json.Nodes;
 using RoboFactory.Vla.Checkpoint;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Imaging;
-using RoboFactory.Vla.Inference;
 using RoboFactory.Vla.Lora;
 using RoboFactory.Vla.Model;
 using RoboFactory.Vla.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace RoboFactory.Vla.Training;
+using RoboFactory.Vla.Training;
+
+namespace RoboFactory.Vla.Policies.OpenVla;
 
 /// <summary>policy.json in every step folder: what inference must reproduce from training.</summary>
 public sealed record VlaPolicyInfo
 {
+    /// <summary>The policy's registry name (<see cref="PolicyRegistry"/>); checkpoints written before it existed are openvla.</summary>
+    public string Policy { get; init; } = OpenVlaTokenPolicy.PolicyName;
     /// <summary>"lora" (adapter on a frozen base) or "full" (the step folder holds the whole model).</summary>
     public string Mode { get; init; } = "lora";
     /// <summary>"tiny" (rebuilt from <see cref="BaseSeed"/>) or the absolute path of the HF base model folder.</summary>
@@ -189,13 +192,11 @@ public sealed class VlaSharedBase : IDisposable
 /// training preprocessing (centre crop when training augmented, bicubic resize, per-backbone normalisation), the
 /// training prompt encoding, decoding of action_dim tokens (<see cref="Decoding"/>) and q01/q99 un-normalisation (gripper raw).
 /// </summary>
-public sealed class VlaAgentPolicy : IDisposable
+public sealed class VlaAgentPolicy : IPolicyActor, IDisposable
 {
     readonly OpenVlaForActionPrediction model;
     readonly VlaSharedBase? shared;
-    readonly VlaImagePipeline images;
-    readonly PromptEncoder prompts;
-    readonly ActionTokenizer actions;
+    readonly OpenVlaInference inference;
     bool ownsShared;
 
     public VlaPolicyCheckpoint Checkpoint { get; }
@@ -203,14 +204,15 @@ public sealed class VlaAgentPolicy : IDisposable
     public string? AdapterName { get; }
     public int Views => Checkpoint.Info.Views;
     /// <summary>How action tokens are decoded (default: greedy over the whole vocabulary, as upstream).</summary>
-    public ActionDecoding Decoding { get; set; } = ActionDecoding.Greedy;
+    public ActionDecoding Decoding { get => inference.Decoding; set => inference.Decoding = value; }
 
     internal VlaAgentPolicy(VlaPolicyCheckpoint ckpt, OpenVlaForActionPrediction model, string? adapter, VlaSharedBase? shared, LlamaTextTokenizer? tokenizer)
     {
         Checkpoint = ckpt; this.model = model; AdapterName = adapter; this.shared = shared;
-        images = new VlaImagePipeline(model.Config, ckpt.Info.CenterCrop);
-        prompts = new PromptEncoder(model.Config, tokenizer);
-        actions = ActionTokenizer.For(model.Config);
+        inference = new OpenVlaInference(model, tokenizer, ckpt.Info.CenterCrop, ownsModel: false)
+        {
+            Statistics = ckpt.Statistics, ActionChunk = ckpt.Info.ActionChunk, Proprio = ckpt.Info.Proprio,
+        };
     }
 
     /// <summary>A policy with its own model (a full fine-tune, or a LoRA checkpoint on a private base).</summary>
@@ -258,21 +260,19 @@ public sealed class VlaAgentPolicy : IDisposable
     {
         if (views.Count != Views)
             throw new ArgumentException($"this policy takes {Views} view(s) in the order [{string.Join(", ", DatasetViews.Descriptions.Take(Views))}]; got {views.Count}");
-        var proprio = Checkpoint.Info.Proprio;
-        if (proprio is not null && state is null)
-            throw new ArgumentException($"{Checkpoint.Directory} was trained with --proprio: pass the {proprio.Dimension}-D joint state");
+        if (UsesProprio && state is null)
+            throw new ArgumentException($"{Checkpoint.Directory} was trained with --proprio: pass the {Checkpoint.Info.Proprio!.Dimension}-D joint state");
         shared?.Activate(AdapterName);
-        using var scope = NewDisposeScope();
-        var px = images.EvalViews(views);
-        var ids = torch.tensor(prompts.Prompt(instruction, proprio?.Encode(state!, actions))).unsqueeze(0);
-        int dim = Checkpoint.Statistics.Dimension, chunk = ActionChunk;
-        var decoder = new ActionDecoder(actions, Decoding);
-        var tokens = model.Generate(px, ids, dim * chunk, decoder.Choose);
-        var norm = decoder.Values;
-        var steps = Enumerable.Range(0, chunk)
-            .Select(k => ActionNormalizer.Unnormalize(norm.AsSpan(k * dim, dim), Checkpoint.Statistics)).ToArray();
-        return new ActionPrediction(tokens, norm, steps[0], tokens.All(actions.IsActionToken)) { Chunk = steps };
+        return inference.Predict(views, instruction, state);
     }
+
+    public int ActionDim => Checkpoint.Statistics.Dimension;
+    public bool UsesState => UsesProprio;
+    public string Source => Checkpoint.Directory;
+
+    /// <summary>The action chunk for one observation (the same path as <see cref="Predict"/>).</summary>
+    public IReadOnlyList<double[]> Act(PolicyObservation observation) =>
+        Predict(observation.Views.Take(Views).ToList(), observation.Instruction, UsesProprio ? observation.State : null).Chunk;
 
     /// <summary>The first 8-D action only.</summary>
     public double[] Act(IReadOnlyList<Image8> views, string instruction, float[]? state = null) => Predict(views, instruction, state).Action;

@@ -1,0 +1,204 @@
+using System.Text.Json;
+using RoboFactory.Data.Datasets;
+using RoboFactory.Vla.Checkpoint;
+using RoboFactory.Vla.Config;
+using RoboFactory.Vla.Lora;
+using RoboFactory.Vla.Model;
+using RoboFactory.Vla.Tokenization;
+using RoboFactory.Vla.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RoboFactory.Vla.Policies.OpenVla;
+
+/// <summary>
+/// OpenVLA with discretised actions (the upstream recipe): each action dimension is one of 256 bin tokens, the loss is
+/// the cross-entropy on the action tokens and EOS, inference decodes action_dim (× chunk) tokens autoregressively.
+/// LoRA (PEFT layout) on a pretrained base, or a full fine-tune of the from-scratch tiny model.
+/// </summary>
+public sealed class OpenVlaTokenPolicy : ITrainablePolicy
+{
+    public const string PolicyName = "openvla";
+
+    readonly TrainOptions o;
+    readonly string statsPath;
+    readonly Tensor centers;
+    readonly Scalar firstToken, lastToken, baseMinusOne;
+
+    public string Name => PolicyName;
+    public OpenVlaForActionPrediction Model { get; }
+    public nn.Module Module => Model;
+    public LoraConfig? Lora { get; }
+    public IReadOnlyList<(string Name, Parameter P)> Trainable { get; }
+    public long TotalParameters { get; }
+    public VlaTrainingData Train { get; }
+    public VlaTrainingData? Validation { get; }
+    public IPolicyData TrainData => Train;
+    public IPolicyData? ValidationData => Validation;
+    public string DatasetName { get; }
+
+    public string Description => FormattableString.Invariant(
+        $"{PolicyName} ({(Lora is null ? "full fine-tune" : $"LoRA r={Lora.R} alpha={Lora.Alpha:0.##}")}): {Trainable.Sum(p => p.P.NumberOfElements):N0} trainable of {TotalParameters:N0} parameters ({100.0 * Trainable.Sum(p => p.P.NumberOfElements) / TotalParameters:0.###} %)");
+
+    OpenVlaTokenPolicy(TrainOptions o, OpenVlaForActionPrediction model, LoraConfig? lora, List<(string, Parameter)> trainable,
+        VlaTrainingData train, VlaTrainingData? val, string datasetName, string statsPath)
+    {
+        this.o = o; Model = model; Lora = lora; Trainable = trainable; Train = train; Validation = val;
+        DatasetName = datasetName; this.statsPath = statsPath;
+        TotalParameters = model.parameters().Sum(p => p.NumberOfElements);
+        var tok = train.Actions;
+        centers = torch.tensor(tok.Centers, device: model.parameters().First().device);
+        firstToken = (long)tok.FirstTokenId; lastToken = (long)tok.LastTokenId; baseMinusOne = (long)(tok.BaseVocabSize - 1);
+    }
+
+    /// <summary>Builds the model (tiny from scratch, or a pretrained folder with a LoRA adapter), restoring a checkpoint on resume.</summary>
+    public static ITrainablePolicy Create(PolicyTrainingSetup s)
+    {
+        var o = s.Options;
+        var log = s.Log;
+        bool resume = s.ResumeFrom is not null;
+        var device = Pretrained.ParseDevice(o.Device);
+        var dtype = Pretrained.ParseDType(o.DType);
+        OpenVlaForActionPrediction model;
+        LlamaTextTokenizer? tokenizer = null;
+        if (o.IsTinyFromScratch) model = Pretrained.Create(o.TinyConfig, device, dtype, seed: o.Seed);
+        else
+        {
+            if (!Directory.Exists(o.Model)) throw new DirectoryNotFoundException($"--model {o.Model}: not 'tiny' and not a model folder");
+            log.WriteLine($"loading {o.Model} ({o.DType})…");
+            model = Pretrained.Load(o.Model, device, dtype);
+        }
+        string? tokPath = o.Tokenizer ?? (o.IsTinyFromScratch ? null : Path.Combine(o.Model, "tokenizer.model"));
+        if (tokPath is not null && File.Exists(tokPath)) tokenizer = LlamaTextTokenizer.Load(tokPath);
+        else if (!o.IsTinyFromScratch) log.WriteLine("warning: no tokenizer.model; prompts use the byte-level stand-in (only sensible for models trained on it)");
+        var prompts = new PromptEncoder(model.Config, tokenizer);
+
+        LoraConfig? lora = null;
+        List<(string, Parameter)> trainable;
+        if (o.UsesFullFinetune)
+        {
+            if (resume) CheckpointIO.Load(model, s.ResumeFrom!, strict: true);
+            foreach (var (_, p) in model.named_parameters()) p.requires_grad = true;
+            trainable = model.named_parameters().Select(x => (x.name, x.parameter)).ToList();
+        }
+        else
+        {
+            if (resume)
+            {
+                using var loaded = LoraModel.Load(model, s.ResumeFrom!);
+                lora = loaded.Config;
+            }
+            else
+            {
+                lora = new LoraConfig
+                {
+                    R = o.LoraRank, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, InitLoraWeights = o.LoraInit,
+                    TargetModules = o.LoraTargets ?? LoraConfig.LlamaProjections,
+                    ModulesToSave = o.TrainProjector ? ["projector"] : [],
+                    BaseModelNameOrPath = o.IsTinyFromScratch ? "tiny" : Path.GetFullPath(o.Model),
+                };
+                LoraModel.Attach(model, lora, LoraModel.DefaultAdapter, seed: o.Seed + 1);
+            }
+            trainable = LoraModel.PrepareForTraining(model, LoraModel.DefaultAdapter, o.TrainProjector);
+        }
+
+        var ds = s.Dataset;
+        var norm = ds.Statistics!;
+        var stats = VlaTrainingData.ToActionStatistics(norm);
+        int threads = o.DecodeThreads ?? Math.Max(1, Environment.ProcessorCount);
+        ProprioStatistics? proprio = null;
+        if (o.Proprio)
+        {
+            if (norm.Proprio.Q01.Length != ds.Spec.StateDim)
+                throw new InvalidDataException($"{s.StatisticsPath}: proprio statistics have {norm.Proprio.Q01.Length} dims, the dataset's state {ds.Spec.StateDim} (re-run convert)");
+            proprio = new ProprioStatistics(norm.Proprio.Q01, norm.Proprio.Q99);
+        }
+        var train = new VlaTrainingData(ds, s.TrainEpisodes, stats, model.Config, prompts, o.Views, o.ImageAug, shuffle: true, (ulong)o.Seed, o.ShuffleWindow)
+            { DecodeThreads = threads, Proprio = proprio, ActionChunk = o.ActionChunk };
+        var val = s.ValidationEpisodes.Length > 0
+            ? new VlaTrainingData(ds, s.ValidationEpisodes, stats, model.Config, prompts, o.Views, augment: false, shuffle: false, (ulong)o.Seed, o.ShuffleWindow)
+                { DecodeThreads = threads, Proprio = proprio, ActionChunk = o.ActionChunk }
+            : null;
+        log.WriteLine($"prompts: {prompts.Kind}{(o.Proprio ? " + joint-state tokens" : "")}; actions per sample: {o.ActionChunk}");
+        return new OpenVlaTokenPolicy(o, model, lora, trainable, train, val, ds.Spec.Name, s.StatisticsPath);
+    }
+
+    /// <summary>
+    /// Loss on the action tokens and EOS, plus (on the device) action-token accuracy and the L1 of the decoded bin centres
+    /// against the true normalised actions.
+    /// </summary>
+    public PolicyOutput Forward(IPolicyBatch policyBatch)
+    {
+        var batch = (VlaBatch)policyBatch;
+        var output = Model.Forward(batch.PixelValues, batch.InputIds, batch.AttentionMask, batch.Labels, labelLogitsOnly: true);
+        PolicyMetrics metrics;
+        using (torch.no_grad())
+        {
+            int nImg = output.NumImageTokens;
+            long len = batch.InputIds.shape[1];
+            // text position j (label j + 1) sits at sequence position nImg + j; the logits may start later (labels only)
+            long j0 = Math.Max(0, output.LogitsOffset - nImg);
+            var pred = output.Logits[.., (int)(nImg + j0 - output.LogitsOffset)..(int)(nImg + len - 1 - output.LogitsOffset)].argmax(-1);
+            var gt = batch.Labels[.., (int)(j0 + 1)..];
+            var isAction = gt.ge(firstToken).logical_and(gt.le(lastToken));
+            var correct = pred.eq(gt).logical_and(isAction).sum();
+            var total = isAction.sum();
+            // decode: centre index clip(base − id − 1, 0, bins − 2)
+            using Scalar zero = 0L, maxIdx = centers.shape[0] - 1;
+            var idx = pred.neg().add_(baseMinusOne, 1L).clamp(zero, maxIdx).to(centers.device);
+            var decoded = centers.index_select(0, idx.flatten()).view(idx.shape);
+            var err = decoded.sub(batch.ActionTargets[.., (int)(j0 + 1)..].to(centers.device)).abs().mul(isAction.to(ScalarType.Float64).to(centers.device));
+            metrics = new PolicyMetrics(correct, total, err.sum(), total);
+        }
+        output.Logits.Dispose();
+        return new PolicyOutput(output.Loss!, metrics);
+    }
+
+    public void Save(string stepDirectory, long step)
+    {
+        string tmp = stepDirectory;
+        var statsDict = new Dictionary<string, ActionStatistics> { [DatasetName] = Train.Statistics };
+        var config = Model.Config with { NormStats = statsDict };
+        if (Lora is null) CheckpointIO.Save(Model, tmp);
+        else LoraModel.Save(Model, Lora, tmp);
+        ConfigJson.Write(config, Path.Combine(tmp, "config.json"));
+        if (File.Exists(statsPath)) File.Copy(statsPath, Path.Combine(tmp, VlaTrainer.StatsFile));
+        else File.WriteAllText(Path.Combine(tmp, VlaTrainer.StatsFile), NormStatsJson.ToJson(statsDict).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (Train.Prompts.Tokenizer is not null && !o.IsTinyFromScratch)
+        {
+            var tok = o.Tokenizer ?? Path.Combine(o.Model, "tokenizer.model");
+            if (File.Exists(tok)) File.Copy(tok, Path.Combine(tmp, "tokenizer.model"));
+        }
+        new VlaPolicyInfo
+        {
+            Policy = PolicyName,
+            Mode = Lora is null ? "full" : "lora",
+            BaseModel = o.IsTinyFromScratch ? "tiny" : Path.GetFullPath(o.Model),
+            BaseSeed = o.Seed,
+            Views = o.Views,
+            CenterCrop = o.ImageAug,
+            UnnormKey = DatasetName,
+            Prompt = Train.Prompts.Kind,
+            ActionDim = Train.Statistics.Dimension,
+            ActionChunk = o.ActionChunk,
+            ProprioQ01 = Train.Proprio?.Q01,
+            ProprioQ99 = Train.Proprio?.Q99,
+            Step = step,
+        }.Write(Path.Combine(tmp, VlaTrainer.PolicyFile));
+    }
+
+    /// <summary>Eval: one actor per agent checkpoint; LoRA checkpoints on one base share it.</summary>
+    public static IReadOnlyList<IPolicyActor> LoadAgents(IReadOnlyList<string> checkpointDirs, PolicyLoadOptions options)
+    {
+        var agents = VlaAgentPolicy.LoadAgents(checkpointDirs, Pretrained.ParseDevice(options.Device));
+        foreach (var a in agents) a.Decoding = options.Decoding;
+        return agents;
+    }
+
+    public void Dispose()
+    {
+        centers.Dispose(); firstToken.Dispose(); lastToken.Dispose(); baseMinusOne.Dispose();
+        Model.Dispose();
+    }
+}

@@ -1,0 +1,46 @@
+using RoboFactory.Vla.Policies.OpenVla;
+
+namespace RoboFactory.Vla.Policies;
+
+/// <summary>A registered trainable policy: how to build it for training and how to load trained agents for eval.</summary>
+/// <param name="LoadAgents">one actor per agent checkpoint folder (may share one base model between agents)</param>
+public sealed record PolicyEntry(string Name, string Description,
+    Func<PolicyTrainingSetup, ITrainablePolicy> CreateForTraining,
+    Func<IReadOnlyList<string>, PolicyLoadOptions, IReadOnlyList<IPolicyActor>> LoadAgents);
+
+/// <summary>Trainable policies by name, as `train --policy` and `eval --policy` accept them. One line per policy.</summary>
+public static class PolicyRegistry
+{
+    static readonly PolicyEntry[] Entries =
+    [
+        new(OpenVlaTokenPolicy.PolicyName, "OpenVLA with 256-bin action tokens (greedy or expected decoding)", OpenVlaTokenPolicy.Create, OpenVlaTokenPolicy.LoadAgents),
+    ];
+
+    public static IReadOnlyList<PolicyEntry> All => Entries;
+    public static IReadOnlyList<string> Names => Entries.Select(e => e.Name).ToArray();
+
+    /// <summary>
+    /// The policy a checkpoint was trained as: the "policy" field of its policy.json (run folders follow `latest`);
+    /// checkpoints written before the field existed are openvla.
+    /// </summary>
+    public static string NameOf(string checkpointDir)
+    {
+        string dir = File.Exists(Path.Combine(checkpointDir, Training.VlaTrainer.PolicyFile)) ? checkpointDir
+            : Training.VlaTrainer.LatestCheckpoint(checkpointDir)
+              ?? throw new FileNotFoundException($"{checkpointDir} is neither a step folder ({Training.VlaTrainer.PolicyFile}) nor a run folder with a `latest` pointer");
+        string path = Path.Combine(dir, Training.VlaTrainer.PolicyFile);
+        try
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path));
+            return (string?)node?["policy"] ?? OpenVlaTokenPolicy.PolicyName;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{path}: not a policy.json ({e.Message}); expected a JSON object with a string \"policy\"", e);
+        }
+    }
+
+    public static PolicyEntry Get(string name) =>
+        Entries.FirstOrDefault(e => e.Name == name)
+        ?? throw new ArgumentException($"unknown policy '{name}'; trainable policies: {string.Join(", ", Names)}");
+}
