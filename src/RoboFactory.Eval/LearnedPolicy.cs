@@ -4,8 +4,6 @@ using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Robots;
 using RoboFactory.Vla.Policies;
-using RoboFactory.Vla.Policies.OpenVla;
-using RoboFactory.Vla.Training;
 
 namespace RoboFactory.Eval;
 
@@ -17,18 +15,19 @@ namespace RoboFactory.Eval;
 /// </summary>
 public sealed class LearnedPolicy : ClosedLoopPolicy
 {
-    private readonly IReadOnlyList<IPolicyActor> actors;
+    private readonly LoadedAgents loaded;
     private readonly IReadOnlyList<Agent> agents;
+    private IReadOnlyList<IPolicyActor> Actors => loaded.Actors;
 
-    private LearnedPolicy(string name, IReadOnlyList<IPolicyActor> actors, IReadOnlyList<Agent> agents)
-        : base(name, agents.Cast<IAgentPolicy>().ToList(), needsImages: true) => (this.actors, this.agents) = (actors, agents);
+    private LearnedPolicy(string name, LoadedAgents loaded, IReadOnlyList<Agent> agents)
+        : base(name, agents.Cast<IAgentPolicy>().ToList(), needsImages: true) => (this.loaded, this.agents) = (loaded, agents);
 
     /// <summary>Policy calls so far, over all agents (with action chunks of K, about one per K steps per agent).</summary>
     public int Queries => agents.Sum(a => a.Queries);
 
     /// <summary>Checkpoint folder of each agent, checked to exist before anything is loaded.</summary>
     /// <param name="policy">the policy the error message tells the user to train</param>
-    public static IReadOnlyList<string> CheckpointDirs(string root, TaskConfig task, string policy = OpenVlaTokenPolicy.PolicyName) =>
+    public static IReadOnlyList<string> CheckpointDirs(string root, TaskConfig task, string policy = PolicyRegistry.DefaultName) =>
         Enumerable.Range(0, task.Agents.Count).Select(i =>
         {
             string dir = Path.Combine(root, $"{task.EnvId}_Agent{i}");
@@ -58,32 +57,27 @@ public sealed class LearnedPolicy : ClosedLoopPolicy
             var trainedAs = PolicyRegistry.NameOf(d);
             if (trainedAs != name) throw new ArgumentException($"{d} holds a {trainedAs} checkpoint, not {name} (pass --policy {trainedAs})");
         }
-        var actors = entry.LoadAgents(checkpointDirs, options ?? new PolicyLoadOptions());
-        return new LearnedPolicy(name, actors, actors.Select(a => new Agent(a)).ToList());
+        var loaded = entry.LoadAgents(checkpointDirs, options ?? new PolicyLoadOptions());
+        return new LearnedPolicy(name, loaded, loaded.Actors.Select(a => new Agent(a)).ToList());
     }
 
     public override void Validate(MultiAgentEnv env, IReadOnlyList<int> seeds)
     {
         base.Validate(env, seeds);
         var problems = new List<string>();
-        for (int i = 0; i < actors.Count; i++)
+        for (int i = 0; i < Actors.Count; i++)
         {
-            var a = actors[i];
+            var a = Actors[i];
             if (a.ActionDim != PandaSpec.ActionDim)
                 problems.Add($"agent {i} ({a.Source}): action dim {a.ActionDim}, the task needs {PandaSpec.ActionDim}");
             if (a.Views != DatasetViews.Count)
                 problems.Add($"agent {i} ({a.Source}): trained on {a.Views} view(s); eval feeds {DatasetViews.Count} ({string.Join(", ", DatasetViews.Descriptions)})");
         }
-        if (actors.Count != env.AgentCount) problems.Add($"{actors.Count} checkpoints for {env.AgentCount} agents");
+        if (Actors.Count != env.AgentCount) problems.Add($"{Actors.Count} checkpoints for {env.AgentCount} agents");
         if (problems.Count > 0) throw new ArgumentException("checkpoints do not fit the task:\n  " + string.Join("\n  ", problems));
     }
 
-    public override void Dispose()
-    {
-        var shared = actors.OfType<VlaAgentPolicy>().ToList();
-        VlaAgentPolicy.DisposeAll(shared);
-        foreach (var a in actors.Except(shared).OfType<IDisposable>()) a.Dispose();
-    }
+    public override void Dispose() => loaded.Dispose();
 
     /// <summary>
     /// One agent: asks its policy for an action chunk and executes the chunk's actions on consecutive steps before

@@ -4,7 +4,6 @@ using RoboFactory.Data.Zarr;
 using RoboFactory.Eval;
 using RoboFactory.Sim.Tasks;
 using RoboFactory.Vla.Policies;
-using RoboFactory.Vla.Policies.OpenVla;
 using Spectre.Console;
 
 namespace RoboFactory.Cli.Commands;
@@ -47,7 +46,7 @@ public static class EvalCommand
                 "expert" => () => new ExpertPolicy(taskName),
                 "replay" => ReplayFactory(taskName, r.GetValue(data)!, r.GetValue(config)),
                 string name => LearnedFactory(name == "auto" ? null : name, taskName,
-                    r.GetValue(checkpoints) ?? Path.Combine("checkpoints", name == "auto" ? OpenVlaTokenPolicy.PolicyName : name), r.GetValue(device)!, r.GetValue(decoding)!, r.GetValue(config)),
+                    r.GetValue(checkpoints) ?? Path.Combine("checkpoints", name == "auto" ? PolicyRegistry.DefaultName : name), r.GetValue(device)!, r.GetValue(decoding)!, r.GetValue(config)),
                 null => throw new ArgumentException("--policy is required"),
             };
             using var cts = new CancellationTokenSource();
@@ -76,7 +75,7 @@ public static class EvalCommand
     private static Func<EvalPolicy> LearnedFactory(string? policy, string task, string root, string device, string decoding, string? configFile)
     {
         var (cfg, _) = TaskRegistry.Load(task, configFile);
-        var dirs = LearnedPolicy.CheckpointDirs(root, cfg, policy ?? OpenVlaTokenPolicy.PolicyName); // missing checkpoints are refused before anything is loaded
+        var dirs = LearnedPolicy.CheckpointDirs(root, cfg, policy ?? PolicyRegistry.DefaultName); // missing checkpoints are refused before anything is loaded
         var options = new PolicyLoadOptions(device, Vla.Tokenization.ActionDecoder.Parse(decoding));
         string name = policy ?? LearnedPolicy.PolicyOf(dirs);
         return () => LearnedPolicy.Load(dirs, name, options);

@@ -81,6 +81,13 @@ public interface ITrainablePolicy : IDisposable
 public sealed record PolicyTrainingSetup(TrainOptions Options, IEpisodeDataset Dataset, int[] TrainEpisodes, int[] ValidationEpisodes,
     string? ResumeFrom, string StatisticsPath, TextWriter Log);
 
+/// <summary>The agents' actors as a policy loaded them, and what disposes them (a shared base model once).</summary>
+public sealed class LoadedAgents(IReadOnlyList<IPolicyActor> actors, Action dispose) : IDisposable
+{
+    public IReadOnlyList<IPolicyActor> Actors => actors;
+    public void Dispose() => dispose();
+}
+
 /// <summary>How eval loads the agents' policies.</summary>
 /// <param name="Decoding">openvla: how action tokens are decoded</param>
 public sealed record PolicyLoadOptions(string Device = "cpu", Tokenization.ActionDecoding Decoding = Tokenization.ActionDecoding.Greedy);

@@ -6,7 +6,7 @@ namespace RoboFactory.Vla.Policies;
 /// <param name="LoadAgents">one actor per agent checkpoint folder (may share one base model between agents)</param>
 public sealed record PolicyEntry(string Name, string Description,
     Func<PolicyTrainingSetup, ITrainablePolicy> CreateForTraining,
-    Func<IReadOnlyList<string>, PolicyLoadOptions, IReadOnlyList<IPolicyActor>> LoadAgents);
+    Func<IReadOnlyList<string>, PolicyLoadOptions, LoadedAgents> LoadAgents);
 
 /// <summary>Trainable policies by name, as `train --policy` and `eval --policy` accept them. One line per policy.</summary>
 public static class PolicyRegistry
@@ -15,6 +15,9 @@ public static class PolicyRegistry
     [
         new(OpenVlaTokenPolicy.PolicyName, "OpenVLA with 256-bin action tokens (greedy or expected decoding)", OpenVlaTokenPolicy.Create, OpenVlaTokenPolicy.LoadAgents),
     ];
+
+    /// <summary>What `train --policy` defaults to.</summary>
+    public const string DefaultName = OpenVlaTokenPolicy.PolicyName;
 
     public static IReadOnlyList<PolicyEntry> All => Entries;
     public static IReadOnlyList<string> Names => Entries.Select(e => e.Name).ToArray();
@@ -32,7 +35,7 @@ public static class PolicyRegistry
         try
         {
             var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path));
-            return (string?)node?["policy"] ?? OpenVlaTokenPolicy.PolicyName;
+            return (string?)node?["policy"] ?? OpenVlaTokenPolicy.PolicyName; // the only policy before the field
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {

@@ -10,7 +10,7 @@ namespace RoboFactory.Vla.Training;
 public sealed record TrainOptions
 {
     /// <summary>The policy to train, by its registry name (Policies.PolicyRegistry).</summary>
-    public string Policy { get; init; } = "openvla";
+    public string Policy { get; init; } = Policies.PolicyRegistry.DefaultName;
     /// <summary>Task name, with or without the "-rf" suffix (LiftBarrier, LiftBarrier-rf).</summary>
     public string Task { get; init; } = "LiftBarrier";
     public int AgentId { get; init; }

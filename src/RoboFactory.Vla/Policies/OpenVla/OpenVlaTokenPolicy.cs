@@ -189,11 +189,11 @@ public sealed class OpenVlaTokenPolicy : ITrainablePolicy
     }
 
     /// <summary>Eval: one actor per agent checkpoint; LoRA checkpoints on one base share it.</summary>
-    public static IReadOnlyList<IPolicyActor> LoadAgents(IReadOnlyList<string> checkpointDirs, PolicyLoadOptions options)
+    public static LoadedAgents LoadAgents(IReadOnlyList<string> checkpointDirs, PolicyLoadOptions options)
     {
         var agents = VlaAgentPolicy.LoadAgents(checkpointDirs, Pretrained.ParseDevice(options.Device));
         foreach (var a in agents) a.Decoding = options.Decoding;
-        return agents;
+        return new LoadedAgents(agents, () => VlaAgentPolicy.DisposeAll(agents));
     }
 
     public void Dispose()
