@@ -68,7 +68,7 @@ public static class TrainCommands
         init.AcceptOnlyFromAmong("gaussian", "kaiming");
         var noAug = new Option<bool>("--no-image-aug") { Description = "Disable random-resized-crop + colour jitter (inference then skips the centre crop)" };
         var proprio = new Option<bool>("--proprio") { Description = "Put the measured joint state (7 joints + gripper width, binned over the dataset's proprio q01/q99) into the prompt as 8 state tokens; eval then feeds it too" };
-        var chunk = new Option<int>("--action-chunk") { Description = $"Predict K consecutive actions per sample (K·8 action tokens; eval executes the K actions before asking again), 1..{TrainOptions.MaxActionChunk}", DefaultValueFactory = _ => d.ActionChunk };
+        var chunk = new Option<int?>("--action-chunk") { Description = $"Predict K consecutive actions per sample (openvla: K·8 action tokens; openvla-oft: K·8 placeholders), 1..{TrainOptions.MaxActionChunk}; eval executes them before asking again (default: {string.Join(", ", PolicyRegistry.All.Select(e => $"{e.Name} {e.DefaultActionChunk}"))})" };
         var views = new Option<int>("--views") { Description = "Views fed to the model, in the fixed order head, global, wrist", DefaultValueFactory = _ => d.Views };
         var logger = new Option<string>("--logger") { Description = "tensorboard (metrics.jsonl + event files) | jsonl | none", DefaultValueFactory = _ => d.Logger };
         logger.AcceptOnlyFromAmong("tensorboard", "jsonl", "none");
@@ -87,10 +87,12 @@ public static class TrainCommands
         var threads = new Option<int?>("--decode-threads") { Description = "PNG decode/augment threads (default: all cores)" };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
         var logEvery = new Option<int>("--log-every") { Description = "Read loss and metrics from the device, log and print them every N steps (averages over the N steps)", DefaultValueFactory = _ => d.LogEvery };
+        var attention = new Option<string>("--attention") { Description = "openvla-oft: bidirectional (OFT's parallel decoding) | causal attention", DefaultValueFactory = _ => d.Attention };
+        attention.AcceptOnlyFromAmong("bidirectional", "causal");
         var decayAll = new Option<bool>("--decay-all-parameters") { Description = "Apply weight decay to every parameter (torch's default) instead of only those with 2 or more dimensions" };
         foreach (var o in new Option[] { policy, task, agent, data, model, tokenizer, imageSize, batch, accum, lr, minLr, warmup, wd, clip, steps, seed, full, loraOnly, proj,
                      rank, alpha, dropout, targets, init, noAug, proprio, chunk, views, logger, valEvery, valBatches, valFrac, saveEvery, keep, outDir, resume, overwrite,
-                     device, dtype, gpus, gradCkpt, threads, noPlots, logEvery, decayAll })
+                     device, dtype, gpus, gradCkpt, threads, noPlots, logEvery, decayAll, attention })
             cmd.Options.Add(o);
         cmd.SetAction(r => Guard(() =>
         {
@@ -103,7 +105,7 @@ public static class TrainCommands
             if (r.GetValue(full) && r.GetValue(loraOnly)) throw new ArgumentException("--full-finetune and --lora exclude each other");
             var opts = new TrainOptions
             {
-                Policy = r.GetValue(policy)!, LogEvery = r.GetValue(logEvery), DecayAllParameters = r.GetValue(decayAll),
+                Policy = r.GetValue(policy)!, Attention = r.GetValue(attention)!, LogEvery = r.GetValue(logEvery), DecayAllParameters = r.GetValue(decayAll),
                 Task = r.GetValue(task)!, AgentId = r.GetValue(agent), DataPath = r.GetValue(data), Model = r.GetValue(model)!, Tokenizer = r.GetValue(tokenizer),
                 ImageSize = r.GetValue(imageSize), Seed = r.GetValue(seed), BatchSize = r.GetValue(batch), GradAccum = r.GetValue(accum), Lr = r.GetValue(lr), MinLr = r.GetValue(minLr),
                 MaxSteps = r.GetValue(steps), WarmupSteps = r.GetValue(warmup), WeightDecay = r.GetValue(wd), MaxGradNorm = r.GetValue(clip),

@@ -199,8 +199,9 @@ public sealed class LlamaModel : nn.Module
 
     /// <param name="inputsEmbeds">[B,T,H]</param>
     /// <param name="paddingMask">optional [B, past+T] (true/1 = real token); pads are assumed on the right</param>
+    /// <param name="causal">false: bidirectional attention over every real token (OpenVLA-OFT's parallel decoding)</param>
     /// <returns>final-norm hidden states [B,T,H]</returns>
-    public Tensor forward(Tensor inputsEmbeds, Tensor? paddingMask = null, KvCache? cache = null)
+    public Tensor forward(Tensor inputsEmbeds, Tensor? paddingMask = null, KvCache? cache = null, bool causal = true)
     {
         using var scope = NewDisposeScope();
         long b = inputsEmbeds.shape[0], t = inputsEmbeds.shape[1];
@@ -209,7 +210,15 @@ public sealed class LlamaModel : nn.Module
         var (cos, sin) = Rope(past, t, inputsEmbeds.dtype, dev);
         Tensor? mask = null;
         bool hasPadding = paddingMask is not null && !paddingMask.to(ScalarType.Bool).all().item<bool>();
-        if (past > 0 || hasPadding)
+        if (!causal)
+        {
+            if (cache is not null) throw new ArgumentException("bidirectional attention has no KV cache (one forward pass)");
+            // every query sees every real key (a padded row also sees itself, so its softmax stays finite)
+            mask = hasPadding
+                ? paddingMask!.to(ScalarType.Bool).to(dev)[.., TensorIndex.None, TensorIndex.None, ..] | torch.eye(t, total, ScalarType.Bool, dev).unsqueeze(0).unsqueeze(0)
+                : torch.ones(1, 1, t, total, ScalarType.Bool, dev);
+        }
+        else if (past > 0 || hasPadding)
         {
             // Causal with an offset for the cached prefix: query i (position past+i) sees keys 0..past+i.
             using Scalar pastS = past, totalS = total, zero = 0L; // explicit Scalars (see TensorMath)

@@ -125,6 +125,40 @@ public sealed class OpenVlaForActionPrediction : nn.Module
         return new VlaOutput { Logits = logits.MoveToOuterDisposeScope(), Loss = loss, NumImageTokens = nImg, LogitsOffset = from };
     }
 
+    /// <summary>
+    /// OpenVLA-OFT's inputs: [emb(BOS), image patches, extra tokens (the proprio token), emb(tokens after BOS)] with the
+    /// input embeddings zeroed where <paramref name="zeroMask"/> [B,L] is true (the action placeholders: "empty action
+    /// embeddings"), and the matching padding mask over the whole sequence. Returns the number of tokens before text
+    /// position 1 minus one (image + extra tokens), so text token j ≥ 1 sits at sequence position <c>prefix + j</c>.
+    /// </summary>
+    public (Tensor Embeds, Tensor? Mask, int Prefix) BuildParallelInputs(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask, Tensor zeroMask, Tensor? extraTokens)
+    {
+        using var scope = NewDisposeScope();
+        var img = EmbedImages(pixelValues);
+        if (extraTokens is not null) img = torch.cat([img, extraTokens.to(img.dtype).to(Device)], 1);
+        int nImg = (int)img.shape[1];
+        var embeds = BuildInputsEmbeds(img, inputIds);
+        var z = zeroMask.to(ScalarType.Bool).to(Device);
+        var fullZero = torch.cat([z[.., ..1], torch.zeros(z.shape[0], nImg, dtype: ScalarType.Bool, device: Device), z[.., 1..]], 1);
+        embeds = embeds.mul(fullZero.logical_not().unsqueeze(-1).to(embeds.dtype));
+        Tensor? fullMask = null;
+        if (attentionMask is not null)
+        {
+            var m = attentionMask.to(ScalarType.Bool).to(Device);
+            fullMask = torch.cat([m[.., ..1], torch.ones(m.shape[0], nImg, dtype: ScalarType.Bool, device: Device), m[.., 1..]], 1).MoveToOuterDisposeScope();
+        }
+        return (embeds.MoveToOuterDisposeScope(), fullMask, nImg);
+    }
+
+    /// <summary>OpenVLA-OFT's one forward pass: the final-norm hidden states [B, T, hidden] of <see cref="BuildParallelInputs"/>.</summary>
+    public (Tensor Hidden, int Prefix) ForwardParallel(Tensor pixelValues, Tensor inputIds, Tensor? attentionMask, Tensor zeroMask, Tensor? extraTokens, bool causal)
+    {
+        using var scope = NewDisposeScope();
+        var (embeds, mask, prefix) = BuildParallelInputs(pixelValues, inputIds, attentionMask, zeroMask, extraTokens);
+        var hidden = language_model.Model.forward(embeds, mask, null, causal);
+        return (hidden.MoveToOuterDisposeScope(), prefix);
+    }
+
     /// <summary>Position in the multimodal sequence of the first label != −100 in any row (1 when there is none).</summary>
     static int FirstLabelPosition(Tensor labels, int nImg)
     {

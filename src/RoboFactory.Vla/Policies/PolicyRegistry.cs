@@ -4,7 +4,8 @@ namespace RoboFactory.Vla.Policies;
 
 /// <summary>A registered trainable policy: how to build it for training and how to load trained agents for eval.</summary>
 /// <param name="LoadAgents">one actor per agent checkpoint folder (may share one base model between agents)</param>
-public sealed record PolicyEntry(string Name, string Description,
+/// <param name="DefaultActionChunk">actions per sample when `--action-chunk` is not given</param>
+public sealed record PolicyEntry(string Name, string Description, int DefaultActionChunk,
     Func<PolicyTrainingSetup, ITrainablePolicy> CreateForTraining,
     Func<IReadOnlyList<string>, PolicyLoadOptions, LoadedAgents> LoadAgents);
 
@@ -13,7 +14,7 @@ public static class PolicyRegistry
 {
     static readonly PolicyEntry[] Entries =
     [
-        new(OpenVlaTokenPolicy.PolicyName, "OpenVLA with 256-bin action tokens (greedy or expected decoding)", OpenVlaTokenPolicy.Create, OpenVlaTokenPolicy.LoadAgents),
+        new(OpenVlaTokenPolicy.PolicyName, "OpenVLA with 256-bin action tokens (greedy or expected decoding)", 1, OpenVlaTokenPolicy.Create, OpenVlaTokenPolicy.LoadAgents),
     ];
 
     /// <summary>What `train --policy` defaults to.</summary>

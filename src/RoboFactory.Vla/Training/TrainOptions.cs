@@ -45,8 +45,11 @@ public sealed record TrainOptions
     public bool ImageAug { get; init; } = true;
     /// <summary>Put the measured joint state into the prompt as state tokens (<see cref="Tokenization.ProprioStatistics"/>).</summary>
     public bool Proprio { get; init; }
-    /// <summary>Predict this many consecutive actions per sample (action chunking; eval executes them in order).</summary>
-    public int ActionChunk { get; init; } = 1;
+    /// <summary>Predict this many consecutive actions per sample (action chunking; eval executes them in order). Default: the policy's (openvla 1, openvla-oft 8).</summary>
+    public int? ActionChunk { get; init; }
+    [JsonIgnore] public int EffectiveActionChunk => ActionChunk ?? Policies.PolicyRegistry.Get(Policy).DefaultActionChunk;
+    /// <summary>OpenVLA-OFT: "bidirectional" attention over the whole sequence (OFT's parallel decoding) or "causal".</summary>
+    public string Attention { get; init; } = "bidirectional";
     public const int MaxActionChunk = 16;
     /// <summary>How many views of <see cref="DatasetViews.Order"/> to feed (3 = all; fewer only for quick tests).</summary>
     public int Views { get; init; } = DatasetViews.Count;
@@ -123,6 +126,8 @@ public sealed record TrainOptions
                 ? $"--image-size {px}: expected a multiple of the 14 px patch in [28, 448]"
                 : "--image-size only applies to --model tiny (a pretrained model's image size is fixed by its config.json)");
         if (ActionChunk is < 1 or > MaxActionChunk) throw new ArgumentException($"--action-chunk must be 1..{MaxActionChunk}");
+        if (Attention is not ("bidirectional" or "causal")) throw new ArgumentException($"--attention must be bidirectional or causal, got '{Attention}'");
+        _ = Policies.PolicyRegistry.Get(Policy); // an unknown --policy names the known ones
         if (Resume && Overwrite) throw new ArgumentException("--resume and --overwrite exclude each other");
         if (LogEvery <= 0) throw new ArgumentException("--log-every must be positive");
     }

@@ -24,8 +24,12 @@ public sealed class VlaBatch : Policies.IPolicyBatch
     /// (so the L1 of decoded predictions is computed on the device).</summary>
     public required Tensor ActionTargets { get; init; }
     public required (int Episode, int Step)[] Origins { get; init; }
+    /// <summary>[B, K·D] fp32: the normalised action chunk of each sample (OpenVLA-OFT's regression target).</summary>
+    public required Tensor Targets { get; init; }
+    /// <summary>[B, state_dim] fp32: the normalised joint state, when the data serves it as a vector (OFT's proprio projector).</summary>
+    public Tensor? State { get; init; }
     public int Size => NormalizedActions.Length;
-    public void Dispose() { PixelValues.Dispose(); InputIds.Dispose(); AttentionMask.Dispose(); Labels.Dispose(); ActionTargets.Dispose(); }
+    public void Dispose() { PixelValues.Dispose(); InputIds.Dispose(); AttentionMask.Dispose(); Labels.Dispose(); ActionTargets.Dispose(); Targets.Dispose(); State?.Dispose(); }
 }
 
 /// <summary>
@@ -65,6 +69,8 @@ public sealed class VlaTrainingData : Policies.IPolicyData
     public int DecodeThreads { get; init; } = Math.Max(1, Environment.ProcessorCount);
     /// <summary>With statistics, each prompt carries the step's measured joint state as state tokens (--proprio).</summary>
     public ProprioStatistics? Proprio { get; init; }
+    /// <summary>With statistics, each batch carries the normalised joint state as a vector (<see cref="VlaBatch.State"/>) instead of tokens.</summary>
+    public ProprioStatistics? ProprioVector { get; init; }
     /// <summary>Actions per sample: the step's action and the next ones (the last action repeats past the episode end).</summary>
     public int ActionChunk { get; init; } = 1;
 
@@ -193,6 +199,13 @@ public sealed class VlaTrainingData : Policies.IPolicyData
         return chunk;
     }
 
+    /// <summary>Normalised joint state of (slot, step) for <see cref="ProprioVector"/>.</summary>
+    public float[] NormalizedState(int slot, int step)
+    {
+        int d = ds.Spec.StateDim;
+        return (ProprioVector ?? throw new InvalidOperationException("no proprio statistics")).Normalize(states[slot].AsSpan(step * d, d));
+    }
+
     /// <summary>State tokens of (slot, step), or null without <see cref="Proprio"/>.</summary>
     public int[]? StateTokens(int slot, int step)
     {
@@ -268,6 +281,9 @@ public sealed class VlaTrainingData : Policies.IPolicyData
             AttentionMask = torch.tensor(mask, new long[] { b, len }),
             Labels = torch.tensor(flatLabels, new long[] { b, len }),
             ActionTargets = torch.tensor(targets, new long[] { b, len }),
+            Targets = torch.tensor(norm.SelectMany(x => x).ToArray(), new long[] { b, norm[0].Length }),
+            State = ProprioVector is null ? null
+                : torch.tensor(locs.SelectMany(l => NormalizedState(l.Slot, l.Step)).ToArray(), new long[] { b, ds.Spec.StateDim }),
             NormalizedActions = norm,
             Origins = locs.Select(l => (episodes[l.Slot], l.Step)).ToArray(),
         };

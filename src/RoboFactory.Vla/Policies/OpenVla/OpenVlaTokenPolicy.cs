@@ -57,52 +57,7 @@ public sealed class OpenVlaTokenPolicy : ITrainablePolicy
     {
         var o = s.Options;
         var log = s.Log;
-        bool resume = s.ResumeFrom is not null;
-        var device = Pretrained.ParseDevice(o.Device);
-        var dtype = Pretrained.ParseDType(o.DType);
-        OpenVlaForActionPrediction model;
-        LlamaTextTokenizer? tokenizer = null;
-        if (o.IsTinyFromScratch) model = Pretrained.Create(o.TinyConfig, device, dtype, seed: o.Seed);
-        else
-        {
-            if (!Directory.Exists(o.Model)) throw new DirectoryNotFoundException($"--model {o.Model}: not 'tiny' and not a model folder");
-            log.WriteLine($"loading {o.Model} ({o.DType})…");
-            model = Pretrained.Load(o.Model, device, dtype);
-        }
-        string? tokPath = o.Tokenizer ?? (o.IsTinyFromScratch ? null : Path.Combine(o.Model, "tokenizer.model"));
-        if (tokPath is not null && File.Exists(tokPath)) tokenizer = LlamaTextTokenizer.Load(tokPath);
-        else if (!o.IsTinyFromScratch) log.WriteLine("warning: no tokenizer.model; prompts use the byte-level stand-in (only sensible for models trained on it)");
-        var prompts = new PromptEncoder(model.Config, tokenizer);
-
-        LoraConfig? lora = null;
-        List<(string, Parameter)> trainable;
-        if (o.UsesFullFinetune)
-        {
-            if (resume) CheckpointIO.Load(model, s.ResumeFrom!, strict: true);
-            foreach (var (_, p) in model.named_parameters()) p.requires_grad = true;
-            trainable = model.named_parameters().Select(x => (x.name, x.parameter)).ToList();
-        }
-        else
-        {
-            if (resume)
-            {
-                using var loaded = LoraModel.Load(model, s.ResumeFrom!);
-                lora = loaded.Config;
-            }
-            else
-            {
-                lora = new LoraConfig
-                {
-                    R = o.LoraRank, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, InitLoraWeights = o.LoraInit,
-                    TargetModules = o.LoraTargets ?? LoraConfig.LlamaProjections,
-                    ModulesToSave = o.TrainProjector ? ["projector"] : [],
-                    BaseModelNameOrPath = o.IsTinyFromScratch ? "tiny" : Path.GetFullPath(o.Model),
-                };
-                LoraModel.Attach(model, lora, LoraModel.DefaultAdapter, seed: o.Seed + 1);
-            }
-            trainable = LoraModel.PrepareForTraining(model, LoraModel.DefaultAdapter, o.TrainProjector);
-        }
-
+        var (model, prompts, lora, trainable) = OpenVlaBase.Build(o, s.ResumeFrom, log);
         var ds = s.Dataset;
         var norm = ds.Statistics!;
         var stats = VlaTrainingData.ToActionStatistics(norm);
@@ -115,12 +70,12 @@ public sealed class OpenVlaTokenPolicy : ITrainablePolicy
             proprio = new ProprioStatistics(norm.Proprio.Q01, norm.Proprio.Q99);
         }
         var train = new VlaTrainingData(ds, s.TrainEpisodes, stats, model.Config, prompts, o.Views, o.ImageAug, shuffle: true, (ulong)o.Seed, o.ShuffleWindow)
-            { DecodeThreads = threads, Proprio = proprio, ActionChunk = o.ActionChunk };
+            { DecodeThreads = threads, Proprio = proprio, ActionChunk = o.EffectiveActionChunk };
         var val = s.ValidationEpisodes.Length > 0
             ? new VlaTrainingData(ds, s.ValidationEpisodes, stats, model.Config, prompts, o.Views, augment: false, shuffle: false, (ulong)o.Seed, o.ShuffleWindow)
-                { DecodeThreads = threads, Proprio = proprio, ActionChunk = o.ActionChunk }
+                { DecodeThreads = threads, Proprio = proprio, ActionChunk = o.EffectiveActionChunk }
             : null;
-        log.WriteLine($"prompts: {prompts.Kind}{(o.Proprio ? " + joint-state tokens" : "")}; actions per sample: {o.ActionChunk}");
+        log.WriteLine($"prompts: {prompts.Kind}{(o.Proprio ? " + joint-state tokens" : "")}; actions per sample: {o.EffectiveActionChunk}");
         return new OpenVlaTokenPolicy(o, model, lora, trainable, train, val, ds.Spec.Name, s.StatisticsPath);
     }
 
@@ -158,18 +113,7 @@ public sealed class OpenVlaTokenPolicy : ITrainablePolicy
     public void Save(string stepDirectory, long step)
     {
         string tmp = stepDirectory;
-        var statsDict = new Dictionary<string, ActionStatistics> { [DatasetName] = Train.Statistics };
-        var config = Model.Config with { NormStats = statsDict };
-        if (Lora is null) CheckpointIO.Save(Model, tmp);
-        else LoraModel.Save(Model, Lora, tmp);
-        ConfigJson.Write(config, Path.Combine(tmp, "config.json"));
-        if (File.Exists(statsPath)) File.Copy(statsPath, Path.Combine(tmp, VlaTrainer.StatsFile));
-        else File.WriteAllText(Path.Combine(tmp, VlaTrainer.StatsFile), NormStatsJson.ToJson(statsDict).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        if (Train.Prompts.Tokenizer is not null && !o.IsTinyFromScratch)
-        {
-            var tok = o.Tokenizer ?? Path.Combine(o.Model, "tokenizer.model");
-            if (File.Exists(tok)) File.Copy(tok, Path.Combine(tmp, "tokenizer.model"));
-        }
+        OpenVlaBase.SaveWeights(Model, Lora, o, Train, DatasetName, statsPath, tmp);
         new VlaPolicyInfo
         {
             Policy = PolicyName,
@@ -181,7 +125,7 @@ public sealed class OpenVlaTokenPolicy : ITrainablePolicy
             UnnormKey = DatasetName,
             Prompt = Train.Prompts.Kind,
             ActionDim = Train.Statistics.Dimension,
-            ActionChunk = o.ActionChunk,
+            ActionChunk = o.EffectiveActionChunk,
             ProprioQ01 = Train.Proprio?.Q01,
             ProprioQ99 = Train.Proprio?.Q99,
             Step = step,
