@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
+using RoboFactory.Core.Naming;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Data.Zarr;
 
@@ -163,7 +164,7 @@ public static class DataBench
         Directory.CreateDirectory(dir);
         try
         {
-            string zarr = o.ZarrPath ?? Path.Combine(dir, "LiftBarrier_Agent0_bench.zarr");
+            string zarr = o.ZarrPath ?? Path.Combine(dir, DataNames.ZarrStore("LiftBarrier", "0", "bench"));
             if (o.ZarrPath is null) WriteStore(zarr, SyntheticEpisodes(o.Episodes, o.StepsPerEpisode, DefaultShape), DefaultShape);
             var store = ZarrEpisodeStore.Open(zarr);
             log.WriteLine($"bench convert: {store.EpisodeCount} episodes, {store.StepCount} steps from {zarr}; {Environment.ProcessorCount} cores");
@@ -171,7 +172,7 @@ public static class DataBench
             ZarrToRldsResult? last = null;
             for (int r = 0; r < o.Repeats; r++)
             {
-                last = ZarrToRlds.Convert(zarr, Path.Combine(dir, "rlds"), new ZarrToRldsOptions { Overwrite = true });
+                last = ZarrToRlds.Convert(zarr, Path.Combine(dir, DataNames.RldsFolder), new ZarrToRldsOptions { Overwrite = true });
                 mbps.Add(last.MegabytesPerSecond);
                 sps.Add(last.Dataset.NumTransitions / last.Seconds);
             }

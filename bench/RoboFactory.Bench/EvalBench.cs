@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using RoboFactory.Eval;
-using RoboFactory.Sim.Tasks;
+using RoboFactory.Planning;
 
 namespace RoboFactory.Bench;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using RoboFactory.Planning;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Robots;
 
@@ -15,8 +16,8 @@ public static class SimBench
 
     public static Result Run(string task, int steps, int cameraSteps, int repeats, TextWriter log)
     {
-        using var env = MultiAgentEnv.Create(task, new EnvOptions(RenderObservations: false));
-        using var camEnv = MultiAgentEnv.Create(task, new EnvOptions(RenderObservations: true));
+        using var env = TaskRegistry.CreateEnv(task, new EnvOptions(RenderObservations: false));
+        using var camEnv = TaskRegistry.CreateEnv(task, new EnvOptions(RenderObservations: true));
         string dir = Directory.CreateTempSubdirectory("robofactory-bench-").FullName;
         try
         {

@@ -1,5 +1,6 @@
 using RoboFactory.Vla.Policies.OpenVla;
 using System.Diagnostics;
+using RoboFactory.Core.Naming;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Lora;
@@ -54,7 +55,7 @@ public static class TrainBench
         try
         {
             log.WriteLine($"threads: {torch.get_num_threads()}; writing a synthetic 3-view 240x320 dataset…");
-            string data = MakeDataset(Path.Combine(tmp, "rlds"));
+            string data = MakeDataset(Path.Combine(tmp, DataNames.RldsFolder));
             foreach (var (mode, full) in new[] { ("full fine-tune", true), ("LoRA r32", false) })
             {
                 var o = new TrainOptions

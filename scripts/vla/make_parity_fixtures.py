@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""Independent PyTorch reference for the C# OpenVLA port (tiny preset), written from the formulas in
-shared/reference/openvla-spec.md (timm ViT blocks, Prismatic projector, HF Llama), in float64.
+"""Independent PyTorch reference for the C# OpenVLA port (tiny preset), in float64, written from the upstream
+definitions: timm v0.9.10 timm/models/vision_transformer.py (ViT blocks, LayerScale, CLS and register tokens),
+openvla/openvla prismatic/extern/hf/modeling_prismatic.py (fused DINOv2+SigLIP patch features, the 3-layer GELU
+projector, the [BOS][patches][prompt] sequence) and Hugging Face transformers v4.40.1
+src/transformers/models/llama/modeling_llama.py (RMSNorm, rotate_half RoPE, SiLU-gated MLP).
 
 Weights and inputs are not stored: both sides generate them from the same closed formula (see weight()), so the
 committed fixture holds only expected outputs (< 1 MB). Also records numpy's np.digitize action tokens and Pillow's

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RoboFactory.Core.Naming;
 using RoboFactory.Planning;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
@@ -14,10 +15,12 @@ namespace RoboFactory.Eval;
 /// <param name="OutRoot">results go to OutRoot/{policy}/{task}/{run}/</param>
 public sealed record EvalOptions(
     string Task, int Episodes = 100, int SeedStart = 1000, int? MaxSteps = null, int Workers = 1, int Videos = 0,
-    string OutRoot = "eval_results", string? Run = null, string? ConfigFile = null, int VideoFps = 20);
+    string OutRoot = RunNames.DefaultEvalRoot, string? Run = null, string? ConfigFile = null, int VideoFps = 20);
 
 /// <summary>One evaluated episode as written to results.json.</summary>
-public sealed record EpisodeResult(int Seed, bool Success, int Steps, double WallSeconds, string? FailureReason, int ClippedActions, string? Video);
+/// <param name="Evaluation">the task's sub-conditions at success, else at the last step (null when no step was taken)</param>
+public sealed record EpisodeResult(int Seed, bool Success, int Steps, double WallSeconds, string? FailureReason, int ClippedActions, string? Video,
+    TaskEvaluation? Evaluation = null);
 
 public sealed record EvalSummary(int Episodes, int Successes, double SuccessRate, double WilsonLow, double WilsonHigh, double MeanSteps, bool Interrupted);
 
@@ -49,14 +52,14 @@ public static class Evaluator
             {
                 var policy = createPolicy();
                 policies.Add(policy);
-                var env = new MultiAgentEnv(config, TaskRegistry.Get(config.Name).CreateLogic(config),
+                var env = new MultiAgentEnv(config, TaskRegistry.CreateLogic(config),
                     new EnvOptions(RenderObservations: policy.NeedsImages || o.Videos > 0));
                 envs.Add(env);
                 if (w == 0) policy.Validate(env, seeds);
             }
             string policyName = policies[0].Name;
-            string run = o.Run ?? DateTime.Now.ToString("yyyyMMdd_HHmmss");
-            string dir = Path.Combine(o.OutRoot, policyName, config.EnvId, run);
+            string run = o.Run ?? RunNames.EvalRunStamp(DateTime.Now);
+            string dir = RunNames.EvalRun(o.OutRoot, policyName, config.Name, run);
             Directory.CreateDirectory(dir);
 
             var results = new EpisodeResult?[seeds.Count];
@@ -73,18 +76,18 @@ public static class Evaluator
                     VideoWriter? video = k < o.Videos ? new VideoWriter(Path.Combine(dir, $"seed_{seed}.mp4"), VideoFrames.Size(env), o.VideoFps) : null;
                     var sw = Stopwatch.StartNew();
                     EpisodeRun r;
+                    // the conditions that decided the episode: those of the first successful step, else of the last step
+                    TaskEvaluation? evaluation = null;
                     try
                     {
-                        StepCallback? onStep = null;
-                        if (video is not null)
+                        bool first = true;
+                        StepCallback onStep = (before, _, result) =>
                         {
-                            bool first = true;
-                            onStep = (before, _, result) =>
-                            {
-                                if (first) { video.Write(VideoFrames.Compose(env, before)); first = false; }
-                                video.Write(VideoFrames.Compose(env, result.Observation));
-                            };
-                        }
+                            if (!(evaluation?.Success ?? false)) evaluation = result.Info.Evaluation ?? evaluation;
+                            if (video is null) return;
+                            if (first) { video.Write(VideoFrames.Compose(env, before)); first = false; }
+                            video.Write(VideoFrames.Compose(env, result.Observation));
+                        };
                         r = policy.Run(env, seed, maxSteps, onStep, cancel);
                     }
                     catch (OperationCanceledException) { video?.Dispose(); break; }
@@ -96,11 +99,11 @@ public static class Evaluator
                         log?.Invoke($"seed {seed}: policy error at step {env.ElapsedSteps}, managed stack:\n{e.StackTrace}");
                     }
                     finally { video?.Finish(); }
-                    var res = new EpisodeResult(seed, r.Success, r.Steps, Math.Round(sw.Elapsed.TotalSeconds, 3), r.FailureReason, r.ClippedActions,
-                        video is null ? null : Path.GetFileName(video.Path));
+                    var res = new EpisodeResult(seed, r.Success, r.Steps, Math.Round(sw.Elapsed.TotalSeconds, 3), FailureReason(r, evaluation),
+                        r.ClippedActions, video is null ? null : Path.GetFileName(video.Path), evaluation);
                     results[k] = res;
                     progress?.Report(res);
-                    if (!r.Success) log?.Invoke($"seed {seed}: failed after {r.Steps} steps: {r.FailureReason}");
+                    if (!r.Success) log?.Invoke($"seed {seed}: failed after {r.Steps} steps: {res.FailureReason}");
                 }
             }
             var threads = Enumerable.Range(0, envs.Count).Select(w => new Thread(() => Worker(w)) { IsBackground = true }).ToList();
@@ -119,6 +122,16 @@ public static class Evaluator
             foreach (var p in policies) p.Dispose();
             foreach (var e in envs) e.Dispose();
         }
+    }
+
+    /// <summary>The policy's reason, followed by the task conditions that did not hold ("…; unmet: barrier_lifted").</summary>
+    private static string? FailureReason(EpisodeRun r, TaskEvaluation? evaluation)
+    {
+        if (r.Success) return r.FailureReason;
+        var unmet = evaluation?.Unmet.ToList() ?? [];
+        if (unmet.Count == 0) return r.FailureReason;
+        string conditions = $"unmet: {string.Join(", ", unmet)}";
+        return r.FailureReason is null ? conditions : $"{r.FailureReason}; {conditions}";
     }
 
     public static EvalSummary Summarise(IReadOnlyList<EpisodeResult> results, bool interrupted)
@@ -156,10 +169,20 @@ public static class Evaluator
             {
                 ["seed"] = r.Seed, ["success"] = r.Success, ["steps"] = r.Steps, ["wall_time_s"] = r.WallSeconds,
                 ["failure_reason"] = r.FailureReason, ["clipped_actions"] = r.ClippedActions, ["video"] = r.Video,
+                ["conditions"] = Conditions(r.Evaluation),
             }).ToArray()),
         };
         string tmp = path + ".tmp";
         File.WriteAllText(tmp, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>{"barrier_lifted": false, ...} in the task's order, or null.</summary>
+    private static JsonObject? Conditions(TaskEvaluation? evaluation)
+    {
+        if (evaluation is null) return null;
+        var json = new JsonObject();
+        foreach (var c in evaluation.Conditions) json[c.Name] = c.Met;
+        return json;
     }
 }

@@ -1,3 +1,4 @@
+using RoboFactory.Core.Naming;
 using RoboFactory.Core.Imaging;
 using RoboFactory.Data.Datasets;
 using RoboFactory.Sim.Config;
@@ -30,8 +31,8 @@ public sealed class LearnedPolicy : ClosedLoopPolicy
     public static IReadOnlyList<string> CheckpointDirs(string root, TaskConfig task, string policy = PolicyRegistry.DefaultName) =>
         Enumerable.Range(0, task.Agents.Count).Select(i =>
         {
-            string dir = Path.Combine(root, $"{task.EnvId}_Agent{i}");
-            string alt = Path.Combine(root, $"{task.Name}_Agent{i}");
+            string dir = Path.Combine(root, RunNames.AgentRunByEnvId(task.Name, i));
+            string alt = Path.Combine(root, RunNames.AgentRun(task.Name, i));
             if (Directory.Exists(dir)) return dir;
             if (Directory.Exists(alt)) return alt;
             throw new DirectoryNotFoundException($"no checkpoint for agent {i}: expected {dir} (train it with `train --policy {policy} --task {task.EnvId} --agent-id {i}`)");

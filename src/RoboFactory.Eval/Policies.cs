@@ -29,7 +29,7 @@ public abstract class EvalPolicy : IDisposable
 /// <summary>`--policy expert`: the task's scripted expert (a pipeline sanity check).</summary>
 public sealed class ExpertPolicy(string task) : EvalPolicy
 {
-    private readonly TaskExpert expert = ExpertRegistry.Get(task);
+    private readonly TaskExpert expert = TaskRegistry.CreateExpert(task);
     public override string Name => "expert";
 
     public override EpisodeRun Run(MultiAgentEnv env, int seed, int maxSteps, StepCallback? onStep, CancellationToken cancel)

@@ -1,3 +1,4 @@
+using RoboFactory.Core.Naming;
 using RoboFactory.Core.Imaging;
 using RoboFactory.Data.Imaging;
 using System.Collections.Concurrent;
@@ -7,7 +8,6 @@ using System.Text.Json.Nodes;
 using RoboFactory.Data.Zarr;
 using RoboFactory.Planning;
 using RoboFactory.Sim.Env;
-using RoboFactory.Sim.Tasks;
 
 namespace RoboFactory.Recording;
 
@@ -20,7 +20,7 @@ namespace RoboFactory.Recording;
 /// <param name="Overwrite">replace finished stores of the same name</param>
 /// <param name="MaxAttempts">give up after this many seeds (default 3·num + 20)</param>
 public sealed record PrepareOptions(
-    string Task, int Num, int Workers = 1, int SeedStart = 0, string OutRoot = "data/zarr",
+    string Task, int Num, int Workers = 1, int SeedStart = 0, string OutRoot = DataNames.DefaultZarrRoot,
     bool Resume = false, bool Overwrite = false, int? MaxAttempts = null, string? ConfigFile = null);
 
 /// <summary>Reports synchronously on the caller's thread (System.Progress posts to the thread pool and can reorder).</summary>
@@ -56,7 +56,7 @@ public static class DemoRecorder
         if (o.Num <= 0) throw new ArgumentException($"--num must be positive, got {o.Num}");
         if (o.Workers <= 0) throw new ArgumentException($"--workers must be positive, got {o.Workers}");
         var (config, _) = TaskRegistry.Load(o.Task, o.ConfigFile);
-        var expert = ExpertRegistry.Get(config.Name);
+        var expert = TaskRegistry.CreateExpert(config.Name);
         var head0 = config.Camera(Sim.Config.TaskConfig.HeadCameraName(0));
         var shape = new AgentStoreShape(Height: head0.Height, Width: head0.Width);
         foreach (var c in config.Cameras.Where(c => c.Name != Sim.Config.TaskConfig.RenderCameraName).Append(null))
@@ -112,7 +112,7 @@ public static class DemoRecorder
 
         void WorkerLoop()
         {
-            using var env = new MultiAgentEnv(config, TaskRegistry.Get(config.Name).CreateLogic(config));
+            using var env = new MultiAgentEnv(config, TaskRegistry.CreateLogic(config));
             while (!stop.IsCancellationRequested)
             {
                 int seed = Interlocked.Increment(ref claimed);

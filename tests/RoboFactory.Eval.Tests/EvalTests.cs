@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using RoboFactory.Recording;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Math;
+using RoboFactory.Sim.Tasks;
 
 namespace RoboFactory.Eval.Tests;
 
@@ -43,6 +44,40 @@ public class EvalTests : IDisposable
         Assert.Null(eps[1]!["video"]);
         // one frame before the first action and one after every step
         Assert.Equal(report.Results[0].Steps + 1, FrameCount(video));
+    }
+
+    /// <summary>Holds every arm at its initial joints with the gripper open: nothing is ever lifted.</summary>
+    private sealed class HoldPolicy : IAgentPolicy
+    {
+        public void Reset(int seed) { }
+        public double[] Act(AgentObservation observation, string instruction) => [.. observation.Qpos.Take(7), 1.0];
+    }
+
+    [Fact]
+    public void AFailedEpisodeRecordsWhichConditionFailed()
+    {
+        var report = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "hold"),
+            () => new ClosedLoopPolicy("hold", [new HoldPolicy(), new HoldPolicy()], needsImages: false));
+        var episode = Assert.Single(report.Results);
+        Assert.False(episode.Success);
+        Assert.Equal([new TaskCondition("barrier_lifted", false)], episode.Evaluation!.Conditions);
+        Assert.Equal("not solved within --max-steps 3; unmet: barrier_lifted", episode.FailureReason);
+
+        var json = JsonNode.Parse(File.ReadAllText(report.ResultsPath))!["episodes"]![0]!;
+        Assert.Equal("""{"barrier_lifted":false}""", json["conditions"]!.ToJsonString());
+        Assert.Equal(episode.FailureReason, json["failure_reason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void ASuccessfulEpisodeRecordsTheConditionsAtSuccess()
+    {
+        var report = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, SeedStart: 1000, OutRoot: root, Run: "ok"), () => new ExpertPolicy("LiftBarrier"));
+        var episode = Assert.Single(report.Results);
+        Assert.True(episode.Success, episode.FailureReason);
+        Assert.True(episode.Evaluation!["barrier_lifted"]);
+        Assert.Null(episode.FailureReason);
+        var json = JsonNode.Parse(File.ReadAllText(report.ResultsPath))!["episodes"]![0]!;
+        Assert.True(json["conditions"]!["barrier_lifted"]!.GetValue<bool>());
     }
 
     [Fact]

@@ -1,6 +1,6 @@
+using RoboFactory.Planning;
 using RoboFactory.Recording;
 using RoboFactory.Data.Rlds;
-using RoboFactory.Sim.Tasks;
 using RoboFactory.Vla.Training;
 
 namespace RoboFactory.Eval.Tests;

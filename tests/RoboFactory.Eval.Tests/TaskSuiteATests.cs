@@ -1,12 +1,12 @@
+using RoboFactory.Planning;
 using RoboFactory.Recording;
 using RoboFactory.Data.Zarr;
 
 namespace RoboFactory.Eval.Tests;
 
 /// <summary>
-/// End to end for PickMeat, StackCube, TwoRobotsStackCube, PassShoe and StrikeCube: `prepare` records two expert
-/// demos into one ZARR store per agent, and `eval --policy expert` solves seed 0 (checked to succeed for every task;
-/// the experts solve 50/50 of seeds 0-49).
+/// End to end for every one- and two-arm task: `prepare` records two expert demos into one ZARR store per agent, and
+/// `eval --policy expert` solves seed 0 (checked to succeed for every task; the experts solve 50/50 of seeds 0-49).
 /// </summary>
 public class TaskSuiteATests : IDisposable
 {
@@ -14,13 +14,10 @@ public class TaskSuiteATests : IDisposable
     public void Dispose() => Directory.Delete(root, recursive: true);
 
     [Theory]
-    [InlineData("PickMeat", 1)]
-    [InlineData("StackCube", 1)]
-    [InlineData("TwoRobotsStackCube", 2)]
-    [InlineData("PassShoe", 2)]
-    [InlineData("StrikeCube", 1)]
-    public void PrepareRecordsTwoDemosPerAgent(string task, int agents)
+    [MemberData(nameof(TaskSuites.UpToTwoArms), MemberType = typeof(TaskSuites))]
+    public void PrepareRecordsTwoDemosPerAgent(string task)
     {
+        int agents = TaskSuites.Agents(task);
         var result = DemoRecorder.Run(new PrepareOptions(task, 2, OutRoot: root));
         Assert.Equal(2, result.Successes);
         Assert.Equal(agents, result.Stores.Count);
@@ -35,17 +32,14 @@ public class TaskSuiteATests : IDisposable
     }
 
     [Theory]
-    [InlineData("PickMeat-rf")]
-    [InlineData("StackCube-rf")]
-    [InlineData("TwoRobotsStackCube-rf")]
-    [InlineData("PassShoe-rf")]
-    [InlineData("StrikeCube-rf")]
-    public void ExpertSolvesSeedZero(string task)
+    [MemberData(nameof(TaskSuites.UpToTwoArms), MemberType = typeof(TaskSuites))]
+    public void ExpertSolvesSeedZero(string name)
     {
+        string task = name + "-rf"; // the env id form is accepted too
         var report = Evaluator.Run(new EvalOptions(task, Episodes: 1, SeedStart: 0, OutRoot: root), () => new ExpertPolicy(task));
         var episode = Assert.Single(report.Results);
         Assert.True(episode.Success, $"{task} seed 0: {episode.FailureReason}");
-        Assert.InRange(episode.Steps, 1, Sim.Tasks.TaskRegistry.Load(task).Config.MaxEpisodeSteps);
+        Assert.InRange(episode.Steps, 1, TaskRegistry.Load(task).Config.MaxEpisodeSteps);
         Assert.True(File.Exists(report.ResultsPath));
     }
 }

@@ -1,13 +1,13 @@
+using RoboFactory.Planning;
 using RoboFactory.Recording;
 using RoboFactory.Data.Zarr;
-using RoboFactory.Sim.Tasks;
 using YamlDotNet.RepresentationModel;
 
 namespace RoboFactory.Eval.Tests;
 
 /// <summary>
-/// End-to-end checks of the second batch of tasks: the scripted expert records demos (`prepare`, one ZARR store per
-/// agent) and solves a verified seed in closed-loop evaluation (`eval --policy expert`).
+/// End-to-end checks of every three- and four-arm task: the scripted expert records demos (`prepare`, one ZARR store
+/// per agent) and solves a verified seed in closed-loop evaluation (`eval --policy expert`).
 /// </summary>
 public class TaskSuiteBTests : IDisposable
 {
@@ -15,13 +15,10 @@ public class TaskSuiteBTests : IDisposable
     public void Dispose() => Directory.Delete(root, recursive: true);
 
     [Theory]
-    [InlineData("ThreeRobotsStackCube", 3)]
-    [InlineData("CameraAlignment", 3)]
-    [InlineData("PlaceFood", 2)]
-    [InlineData("LongPipelineDelivery", 4)]
-    [InlineData("TakePhoto", 4)]
-    public void PrepareRecordsOneStorePerAgent(string task, int agents)
+    [MemberData(nameof(TaskSuites.ThreeOrMoreArms), MemberType = typeof(TaskSuites))]
+    public void PrepareRecordsOneStorePerAgent(string task)
     {
+        int agents = TaskSuites.Agents(task);
         var prep = DemoRecorder.Run(new PrepareOptions(task, 2, Workers: 2, OutRoot: root, ConfigFile: SmallImagesConfig(task)));
         Assert.Equal(2, prep.Successes);
         Assert.Equal(agents, prep.Stores.Count);
@@ -42,7 +39,7 @@ public class TaskSuiteBTests : IDisposable
     private string SmallImagesConfig(string task)
     {
         var yaml = new YamlStream();
-        using (var reader = new StreamReader(Path.Combine(ProjectPaths.TableConfigDir, TaskRegistry.Get(task).ConfigFile)))
+        using (var reader = new StreamReader(TaskRegistry.Get(task).ConfigPath))
             yaml.Load(reader);
         var doc = (YamlMappingNode)yaml.Documents[0].RootNode;
         var cameras = ((YamlSequenceNode)doc.Children[new YamlScalarNode("cameras")]).Cast<YamlMappingNode>()
@@ -58,11 +55,7 @@ public class TaskSuiteBTests : IDisposable
     }
 
     [Theory]
-    [InlineData("ThreeRobotsStackCube")]
-    [InlineData("CameraAlignment")]
-    [InlineData("PlaceFood")]
-    [InlineData("LongPipelineDelivery")]
-    [InlineData("TakePhoto")]
+    [MemberData(nameof(TaskSuites.ThreeOrMoreArms), MemberType = typeof(TaskSuites))]
     public void ExpertSolvesSeedZeroInClosedLoopEvaluation(string task)
     {
         var report = Evaluator.Run(new EvalOptions(task, Episodes: 1, SeedStart: 0, OutRoot: root), () => new ExpertPolicy(task));

@@ -8,8 +8,8 @@ public class ExpertTests(ITestOutputHelper output)
     [Fact]
     public void LiftBarrierExpertSolvesMostSeeds()
     {
-        using var env = MultiAgentEnv.Create("LiftBarrier", new EnvOptions(RenderObservations: false));
-        var expert = ExpertRegistry.Get("LiftBarrier-rf");
+        using var env = TaskRegistry.CreateEnv("LiftBarrier", new EnvOptions(RenderObservations: false));
+        var expert = TaskRegistry.CreateExpert("LiftBarrier-rf");
         int ok = 0;
         for (int seed = 0; seed < 10; seed++)
         {

@@ -6,7 +6,7 @@ namespace RoboFactory.Planning.Tests;
 
 public class KinematicsTests
 {
-    private static MultiAgentEnv Env() => MultiAgentEnv.Create("LiftBarrier", new EnvOptions(RenderObservations: false));
+    private static MultiAgentEnv Env() => TaskRegistry.CreateEnv("LiftBarrier", new EnvOptions(RenderObservations: false));
 
     [Fact]
     public void ForwardKinematicsAgreesWithTheSimulator()

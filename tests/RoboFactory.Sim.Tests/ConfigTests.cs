@@ -1,6 +1,6 @@
+using RoboFactory.Planning;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Math;
-using RoboFactory.Sim.Tasks;
 
 namespace RoboFactory.Sim.Tests;
 
@@ -45,6 +45,14 @@ public class ConfigTests
     }
 
     private static readonly string Good = TestScenes.OneArmCube();
+
+    [Fact]
+    public void EnvIdMustBeTheNameWithTheRfSuffix()
+    {
+        var e = Bad(Good.Replace("env_id: OneArmCube-rf", "env_id: OneArmCube-v1"));
+        Assert.Contains("env_id", e.Message);
+        Assert.Contains("OneArmCube-rf", e.Message);
+    }
 
     [Fact]
     public void TheTestSceneItselfIsValid() => Assert.Equal("OneArmCube", TaskConfigLoader.Parse(Good, "ok.yaml").Name);

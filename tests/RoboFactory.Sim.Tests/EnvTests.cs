@@ -1,4 +1,5 @@
 using RoboFactory.Core.Imaging;
+using RoboFactory.Planning;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Interop;
 using RoboFactory.Sim.Math;
@@ -40,7 +41,7 @@ public class EnvTests
     {
         (ulong Hash, byte[][] Images) Run(int seed)
         {
-            using var env = MultiAgentEnv.Create("LiftBarrier");
+            using var env = TaskRegistry.CreateEnv("LiftBarrier");
             env.Reset(seed);
             var rng = new EpisodeRng(99);
             StepResult? r = null;
@@ -64,7 +65,7 @@ public class EnvTests
     [Fact]
     public void ObjectLayoutIsDrawnFromTheSeedWithinTheConfiguredRange()
     {
-        using var env = MultiAgentEnv.Create("LiftBarrier", new EnvOptions(false));
+        using var env = TaskRegistry.CreateEnv("LiftBarrier", new EnvOptions(false));
         var barrier = env.Task.Object("barrier");
         var seen = new HashSet<double>();
         for (int seed = 0; seed < 20; seed++)
@@ -100,7 +101,7 @@ public class EnvTests
     [Fact]
     public void EachArmTracksAJointTargetWithin001RadIn2Seconds()
     {
-        using var env = MultiAgentEnv.Create("LiftBarrier", new EnvOptions(false));
+        using var env = TaskRegistry.CreateEnv("LiftBarrier", new EnvOptions(false));
         env.Reset(0);
         double[] offset = [0.3, -0.25, 0.2, 0.3, -0.3, 0.2, -0.4];
         var targets = Hold(env);
@@ -147,7 +148,7 @@ public class EnvTests
     [Fact]
     public void ImagesAreNotBlankAndTheBarrierIsVisibleInBothHeadCameras()
     {
-        using var env = MultiAgentEnv.Create("LiftBarrier");
+        using var env = TaskRegistry.CreateEnv("LiftBarrier");
         var obs = env.Reset(0);
         foreach (var agent in obs.Agents)
         {
@@ -174,7 +175,7 @@ public class EnvTests
     [Fact]
     public void LiftBarrierSucceedsOnlyWhenTheBarrierIsAboveTheThreshold()
     {
-        using var env = MultiAgentEnv.Create("LiftBarrier", new EnvOptions(false));
+        using var env = TaskRegistry.CreateEnv("LiftBarrier", new EnvOptions(false));
         env.Reset(0);
         Assert.False(env.Logic.IsSuccess(env));
         int a = env.Scene.Object("barrier").QposAddress;
@@ -203,7 +204,7 @@ public class EnvTests
     [Fact]
     public void MalformedActionsAreRejected()
     {
-        using var env = MultiAgentEnv.Create("LiftBarrier", new EnvOptions(false));
+        using var env = TaskRegistry.CreateEnv("LiftBarrier", new EnvOptions(false));
         env.Reset(0);
         Assert.Throws<ArgumentException>(() => env.Step([new double[8]]));
         Assert.Throws<ArgumentException>(() => env.Step([new double[8], new double[7]]));
@@ -227,7 +228,7 @@ public class EnvTests
         var hashes = new ulong[3];
         Parallel.For(0, 3, i =>
         {
-            using var env = MultiAgentEnv.Create("LiftBarrier");
+            using var env = TaskRegistry.CreateEnv("LiftBarrier");
             var obs = env.Reset(1);
             hashes[i] = System.IO.Hashing.XxHash64.HashToUInt64(obs.Agents[1].HeadCamera!.Pixels);
         });

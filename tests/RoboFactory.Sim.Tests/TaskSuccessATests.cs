@@ -1,3 +1,4 @@
+using RoboFactory.Planning;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Math;
 
@@ -11,10 +12,13 @@ public class TaskSuccessATests
 {
     private static MultiAgentEnv Reset(string task)
     {
-        var env = MultiAgentEnv.Create(task, new EnvOptions(RenderObservations: false));
+        var env = TaskRegistry.CreateEnv(task, new EnvOptions(RenderObservations: false));
         env.Reset(0);
         return env;
     }
+
+    /// <summary>The task's sub-conditions that do not hold, in the task's order.</summary>
+    private static string[] Unmet(MultiAgentEnv env) => env.Logic.Evaluate(env).Unmet.ToArray();
 
     /// <summary>Moves a free-floating object to <paramref name="p"/>, keeping its orientation unless <paramref name="q"/> is given.</summary>
     private static void Place(MultiAgentEnv env, string obj, Vec3 p, Quat? q = null)
@@ -34,6 +38,7 @@ public class TaskSuccessATests
         var meat = env.ObjectPose("meat").P;
         Place(env, "meat", meat with { Z = 0.149 });
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["meat_lifted"], Unmet(env));
         Place(env, "meat", meat with { Z = 0.151 });
         Assert.True(env.Logic.IsSuccess(env));
         Assert.Equal("pick up the meat", env.Task.Instruction);
@@ -53,6 +58,7 @@ public class TaskSuccessATests
         var b = env.ObjectPose("cubeB").P;
         Place(env, "cubeA", b + new Vec3(dx, dy, dz));
         Assert.Equal(success, env.Logic.IsSuccess(env));
+        Assert.Equal(success, env.Logic.Evaluate(env)["cube_a_on_cube_b"]);
     }
 
     [Fact]
@@ -83,6 +89,7 @@ public class TaskSuccessATests
         env.Data.SetMocapPose(goal, new Pose(tcp.P with { Z = 0.001 } + new Vec3(0.111, 0, 0), Quat.Identity));
         env.Data.Forward();
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["cube_a_on_goal"], Unmet(env));
 
         // back inside, but agent 0 squeezes A between its fingers (1 mm into each face)
         env.Data.SetMocapPose(goal, new Pose(tcp.P with { Z = 0.001 }, Quat.Identity));
@@ -92,6 +99,7 @@ public class TaskSuccessATests
         env.Data.Forward();
         Assert.True(env.IsGrasping(0, "cubeA"));
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["cube_a_released"], Unmet(env));
     }
 
     [Fact]
@@ -105,6 +113,7 @@ public class TaskSuccessATests
         Assert.True(env.Logic.IsSuccess(env));
         Place(env, "shoe", new Vec3(goal.X + 0.0715, goal.Y - 0.0715, z)); // 0.1011 m
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["shoe_on_goal"], Unmet(env));
     }
 
     [Fact]
@@ -120,5 +129,6 @@ public class TaskSuccessATests
         Assert.False(env.Logic.IsSuccess(env));
         Place(env, "hammer", top + new Vec3(0, 0, 0.026));
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["hammer_on_cube_top"], Unmet(env));
     }
 }

@@ -1,3 +1,4 @@
+using RoboFactory.Planning;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Math;
@@ -9,10 +10,13 @@ public class TaskSuccessBTests
 {
     private static MultiAgentEnv Create(string task, int seed = 0)
     {
-        var env = MultiAgentEnv.Create(task, new EnvOptions(RenderObservations: false));
+        var env = TaskRegistry.CreateEnv(task, new EnvOptions(RenderObservations: false));
         env.Reset(seed);
         return env;
     }
+
+    /// <summary>The task's sub-conditions that do not hold, in the task's order.</summary>
+    private static string[] Unmet(MultiAgentEnv env) => env.Logic.Evaluate(env).Unmet.ToArray();
 
     /// <summary>Puts a dynamic object at <paramref name="p"/> with orientation <paramref name="q"/> (identity by default), at rest.</summary>
     private static void Place(MultiAgentEnv env, string obj, Vec3 p, Quat? q = null)
@@ -45,9 +49,11 @@ public class TaskSuccessBTests
         Assert.True(env.Logic.IsSuccess(env));
         Stack(onGoal, Vec3.Zero, new Vec3(0.034, 0, 0));
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["cube_c_on_cube_b"], Unmet(env));
         // B floating 6 mm above A (tolerance 5 mm); 4 mm is still stacked
         Stack(onGoal, new Vec3(0, 0, 0.006), Vec3.Zero);
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["cube_b_on_cube_a"], Unmet(env));
         Stack(onGoal, new Vec3(0, 0, 0.004), Vec3.Zero);
         Assert.True(env.Logic.IsSuccess(env));
         // the whole stack just inside / outside the 0.12 m goal radius
@@ -55,6 +61,7 @@ public class TaskSuccessBTests
         Assert.True(env.Logic.IsSuccess(env));
         Stack(onGoal + new Vec3(0, 0.121, 0), Vec3.Zero, Vec3.Zero);
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["cube_b_on_goal", "cube_c_on_goal"], Unmet(env));
         // order matters: A on B is not B on A
         Place(env, "cubeB", onGoal);
         Place(env, "cubeA", onGoal + new Vec3(0, 0, 0.04));
@@ -80,8 +87,10 @@ public class TaskSuccessBTests
         Assert.True(env.Logic.IsSuccess(env));
         Lift(0.199, 0.25);
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["camera_lifted"], Unmet(env));
         Lift(0.25, 0.199);
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["meat_lifted"], Unmet(env));
         Assert.Equal("align the camera", env.Task.Instruction);
         Assert.Equal(1500, env.Task.MaxEpisodeSteps);
     }
@@ -97,10 +106,12 @@ public class TaskSuccessBTests
         Assert.True(env.Logic.IsSuccess(env));
         Place(env, "meat", pot + new Vec3(0, -0.101, 0.05), q);
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["meat_over_pot"], Unmet(env));
         Place(env, "meat", pot + new Vec3(0, 0, 0.099), q);
         Assert.True(env.Logic.IsSuccess(env));
         Place(env, "meat", pot + new Vec3(0, 0, 0.101), q); // held above the pot
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["meat_below_max_height"], Unmet(env));
         Assert.Equal(500, env.Task.MaxEpisodeSteps);
     }
 
@@ -114,6 +125,7 @@ public class TaskSuccessBTests
         Assert.True(env.Logic.IsSuccess(env));
         Place(env, "shoe", new Vec3(goal.X, goal.Y - 0.101, 0));
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["shoe_on_goal"], Unmet(env));
         Place(env, "shoe", new Vec3(goal.X + 0.07, goal.Y + 0.07, 0.3)); // planar distance only, as upstream
         Assert.True(env.Logic.IsSuccess(env));
         Assert.Equal("deliver the object", env.Task.Instruction);
@@ -141,16 +153,20 @@ public class TaskSuccessBTests
         Assert.True(env.Logic.IsSuccess(env));
         Scene(bx: 0.036);
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["button_pressed"], Unmet(env));
         Scene(by: -0.036);
         Assert.False(env.Logic.IsSuccess(env));
         Scene(cameraZ: 0.199);
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["camera_lifted"], Unmet(env));
         Scene(meatZ: 0.199);
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["meat_lifted"], Unmet(env));
         Scene(holdDy: 0.079);   // agent 2's TCP y − meat y just under 0.08
         Assert.True(env.Logic.IsSuccess(env));
         Scene(holdDy: 0.081);
         Assert.False(env.Logic.IsSuccess(env));
+        Assert.Equal(["meat_held"], Unmet(env));
         Assert.Equal("take a photo", env.Task.Instruction);
         Assert.Equal(1500, env.Task.MaxEpisodeSteps);
     }
@@ -162,7 +178,7 @@ public class TaskSuccessBTests
     [InlineData("PlaceFood", "lid", "pot", 0.0, 0.0)]
     public void AttachedObjectsStartAtTheirAnchorsXyPlusTheOffset(string task, string obj, string anchor, double dx, double dy)
     {
-        using var env = MultiAgentEnv.Create(task, new EnvOptions(RenderObservations: false));
+        using var env = TaskRegistry.CreateEnv(task, new EnvOptions(RenderObservations: false));
         var seen = new HashSet<double>();
         for (int seed = 0; seed < 5; seed++)
         {

@@ -9,7 +9,7 @@ internal static class TestScenes
 {
     public sealed class NeverSucceeds(TaskConfig c) : TaskLogic(c)
     {
-        public override bool IsSuccess(MultiAgentEnv env) => false;
+        public override TaskEvaluation Evaluate(MultiAgentEnv env) => new(new TaskCondition("never", false));
     }
 
     public static string RepoFile(params string[] parts) => Path.Combine([ProjectPaths.Root, .. parts]);

@@ -1,7 +1,8 @@
 using System.CommandLine;
+using RoboFactory.Core.Naming;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Data.Zarr;
-using RoboFactory.Sim.Tasks;
+using RoboFactory.Planning;
 
 namespace RoboFactory.Cli.Commands;
 
@@ -15,7 +16,7 @@ public static class ConvertCommand
         var agent = new Option<int?>("--agent-id") { Description = "Convert only this agent (default: every agent)" };
         var zarr = new Option<string?>("--zarr") { Description = "Store to convert (default: the single data/zarr/{Task}_Agent{i}_*.zarr); with --agent-id only" };
         var data = new Option<string>("--data") { Description = "Data folder holding zarr/", DefaultValueFactory = _ => "data" };
-        var outDir = new Option<string>("--out") { Description = "RLDS output root", DefaultValueFactory = _ => "data/rlds" };
+        var outDir = new Option<string>("--out") { Description = "RLDS output root", DefaultValueFactory = _ => DataNames.DefaultRldsRoot };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace existing datasets of the same name" };
         var config = SimCommands.ConfigOption();
         foreach (var o in new Option[] { task, agent, zarr, data, outDir, overwrite, config }) cmd.Options.Add(o);
@@ -29,7 +30,7 @@ public static class ConvertCommand
             var agents = only is { } one ? [one] : Enumerable.Range(0, cfg.Agents.Count).ToArray();
             foreach (int i in agents)
             {
-                string store = explicitStore ?? FindStore(Path.Combine(r.GetValue(data)!, "zarr"), cfg.Name, i);
+                string store = explicitStore ?? FindStore(Path.Combine(r.GetValue(data)!, DataNames.ZarrFolder), cfg.Name, i);
                 ZarrToRldsResult? result = null;
                 Progress.Run($"convert agent {i}", 1, (report, _) =>
                 {
@@ -51,12 +52,13 @@ public static class ConvertCommand
     /// <summary>The single finished store data/zarr/{Task}_Agent{i}_*.zarr, or a clear error.</summary>
     public static string FindStore(string zarrRoot, string task, int agent)
     {
+        string pattern = DataNames.ZarrStorePattern(task, agent);
         var found = Directory.Exists(zarrRoot)
-            ? Directory.GetDirectories(zarrRoot, $"{task}_Agent{agent}_*.zarr").Where(ZarrEpisodeWriter.IsComplete).Order().ToList()
+            ? Directory.GetDirectories(zarrRoot, pattern).Where(ZarrEpisodeWriter.IsComplete).Order().ToList()
             : [];
         return found.Count switch
         {
-            0 => throw new FileNotFoundException($"no finished {task}_Agent{agent}_*.zarr under {zarrRoot}; run `prepare --task {task}` first"),
+            0 => throw new FileNotFoundException($"no finished {pattern} under {zarrRoot}; run `prepare --task {task}` first"),
             1 => found[0],
             _ => throw new ArgumentException($"several recordings for agent {agent} under {zarrRoot} ({string.Join(", ", found.Select(Path.GetFileName))}); choose one with --zarr"),
         };

@@ -1,8 +1,9 @@
 using System.CommandLine;
+using RoboFactory.Core.Naming;
+using RoboFactory.Planning;
 using RoboFactory.Recording;
 using RoboFactory.Data.Zarr;
 using RoboFactory.Eval;
-using RoboFactory.Sim.Tasks;
 using RoboFactory.Vla.Policies;
 using Spectre.Console;
 
@@ -25,7 +26,7 @@ public static class EvalCommand
         var maxSteps = new Option<int?>("--max-steps") { Description = "Control steps per episode (default: the task's max_episode_steps)" };
         var workers = new Option<int>("--workers") { Description = "Parallel episodes", DefaultValueFactory = _ => 1 };
         var video = new Option<int>("--video") { Description = "Record MP4 videos of the first N episodes", DefaultValueFactory = _ => 0 };
-        var outDir = new Option<string>("--out") { Description = "Results root", DefaultValueFactory = _ => "eval_results" };
+        var outDir = new Option<string>("--out") { Description = "Results root", DefaultValueFactory = _ => RunNames.DefaultEvalRoot };
         var run = new Option<string?>("--run") { Description = "Run name (default: a timestamp)" };
         var device = new Option<string>("--device") { Description = "openvla: cpu or cuda (a CUDA build needs -p:TorchBackend=cuda)", DefaultValueFactory = _ => "cpu" };
         var decoding = new Option<string>("--decoding")
@@ -46,7 +47,7 @@ public static class EvalCommand
                 "expert" => () => new ExpertPolicy(taskName),
                 "replay" => ReplayFactory(taskName, r.GetValue(data)!, r.GetValue(config)),
                 string name => LearnedFactory(name == "auto" ? null : name, taskName,
-                    r.GetValue(checkpoints) ?? Path.Combine("checkpoints", name == "auto" ? PolicyRegistry.DefaultName : name), r.GetValue(device)!, r.GetValue(decoding)!, r.GetValue(config)),
+                    r.GetValue(checkpoints) ?? RunNames.CheckpointRoot(name == "auto" ? PolicyRegistry.DefaultName : name), r.GetValue(device)!, r.GetValue(decoding)!, r.GetValue(config)),
                 null => throw new ArgumentException("--policy is required"),
             };
             using var cts = new CancellationTokenSource();
@@ -84,7 +85,7 @@ public static class EvalCommand
     private static Func<EvalPolicy> ReplayFactory(string task, string dataRoot, string? configFile)
     {
         var (cfg, _) = TaskRegistry.Load(task, configFile);
-        var stores = Enumerable.Range(0, cfg.Agents.Count).Select(i => ConvertCommand.FindStore(Path.Combine(dataRoot, "zarr"), cfg.Name, i)).ToList();
+        var stores = Enumerable.Range(0, cfg.Agents.Count).Select(i => ConvertCommand.FindStore(Path.Combine(dataRoot, DataNames.ZarrFolder), cfg.Name, i)).ToList();
         return () => new ReplayPolicy(stores.Select(s => new ReplayAgentPolicy(s)).ToList());
     }
 

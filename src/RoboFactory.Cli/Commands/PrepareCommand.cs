@@ -1,4 +1,5 @@
 using System.CommandLine;
+using RoboFactory.Core.Naming;
 using RoboFactory.Recording;
 using Spectre.Console;
 
@@ -23,7 +24,7 @@ public static class PrepareCommand
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var options = new PrepareOptions(r.GetValue(task)!, r.GetValue(num), r.GetValue(workers), r.GetValue(seedStart),
-                Path.Combine(r.GetValue(outDir)!, "zarr"), r.GetValue(resume), r.GetValue(overwrite), r.GetValue(maxAttempts), r.GetValue(config));
+                Path.Combine(r.GetValue(outDir)!, DataNames.ZarrFolder), r.GetValue(resume), r.GetValue(overwrite), r.GetValue(maxAttempts), r.GetValue(config));
             PrepareResult? result = null;
             Progress.Run($"prepare {options.Task}", options.Num, (report, log) =>
             {

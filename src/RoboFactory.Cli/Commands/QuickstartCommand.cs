@@ -2,10 +2,11 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using RoboFactory.Core.Naming;
+using RoboFactory.Planning;
 using RoboFactory.Recording;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Eval;
-using RoboFactory.Sim.Tasks;
 using RoboFactory.Vla.Tokenization;
 using RoboFactory.Vla.Training;
 using RoboFactory.Vla.Policies;
@@ -95,7 +96,7 @@ public static class QuickstartCommand
         var sw = Stopwatch.StartNew();
         PrepareResult? prep = null;
         Progress.Run("1/4 prepare", q.Demos, (report, log) =>
-            prep = DemoRecorder.Run(new PrepareOptions(cfg.Name, q.Demos, q.Workers, OutRoot: Path.Combine(data, "zarr")),
+            prep = DemoRecorder.Run(new PrepareOptions(cfg.Name, q.Demos, q.Workers, OutRoot: Path.Combine(data, DataNames.ZarrFolder)),
                 new SyncProgress<PrepareProgress>(p => report(p.Successes, $"{p.Successes}/{p.Target} demos ({p.Failures} failed seeds)")), log));
         steps.Add(("prepare", sw.Elapsed.TotalSeconds, $"./robofactory prepare --task {cfg.Name} --num {q.Demos} --out {data}"));
 
@@ -106,11 +107,11 @@ public static class QuickstartCommand
         {
             foreach (var (store, i) in prep.Stores.Select((s, i) => (s, i)))
             {
-                datasets.Add(ZarrToRlds.Convert(store, Path.Combine(data, "rlds"), new ZarrToRldsOptions { LanguageInstruction = cfg.Instruction }).Dataset);
+                datasets.Add(ZarrToRlds.Convert(store, Path.Combine(data, DataNames.RldsFolder), new ZarrToRldsOptions { LanguageInstruction = cfg.Instruction }).Dataset);
                 report(i + 1, $"agent {i + 1}/{prep.Stores.Count}");
             }
         });
-        steps.Add(("convert", sw.Elapsed.TotalSeconds, $"./robofactory convert --task {cfg.Name} --data {data} --out {Path.Combine(data, "rlds")}"));
+        steps.Add(("convert", sw.Elapsed.TotalSeconds, $"./robofactory convert --task {cfg.Name} --data {data} --out {Path.Combine(data, DataNames.RldsFolder)}"));
 
         // 3. the tiny OpenVLA, one per agent, on its own dataset
         sw.Restart();
@@ -119,7 +120,7 @@ public static class QuickstartCommand
         {
             Task = cfg.Name, AgentId = agent, DataPath = dataset, Model = "tiny", ImageSize = q.ImageSize, ImageAug = q.ImageAug,
             Proprio = q.Proprio, ActionChunk = q.ActionChunk, BatchSize = q.BatchSize, MaxSteps = maxSteps, SaveEvery = maxSteps, ValEvery = Math.Max(1, maxSteps / 10),
-            CheckpointRoot = ckptRoot, Logger = "jsonl", Plots = false,
+            CheckpointRoot = ckptRoot, Logger = "jsonl", Plots = false, LogEvery = 1, // per-step curves in the report (a CPU read per step costs nothing here)
         };
         string budgetNote;
         int trainSteps;
@@ -157,7 +158,7 @@ public static class QuickstartCommand
         }
         string recipeFlags = (q.ImageAug ? "" : " --no-image-aug") + (q.Proprio ? " --proprio" : "") + (q.ActionChunk > 1 ? $" --action-chunk {q.ActionChunk}" : "");
         steps.Add(("train tiny (per agent)", sw.Elapsed.TotalSeconds,
-            $"./robofactory train --policy openvla --task {cfg.EnvId} --agent-id I --model tiny --image-size {q.ImageSize}{recipeFlags} --batch-size {q.BatchSize} --max-steps {trainSteps} --data {Path.Combine(data, "rlds", "<dataset>_agentI", "1.0.0")} --out {Path.Combine(ckptRoot, $"{cfg.Name}_AgentI")}"));
+            $"./robofactory train --policy openvla --task {cfg.EnvId} --agent-id I --model tiny --image-size {q.ImageSize}{recipeFlags} --batch-size {q.BatchSize} --max-steps {trainSteps} --data {Path.Combine(data, DataNames.RldsFolder, DataNames.RldsDataset(cfg.Name, "I"), DataNames.RldsVersion)} --out {Path.Combine(ckptRoot, RunNames.AgentRun(cfg.Name, "I"))}"));
 
         // 4. closed-loop evaluation on held-out seeds: the trained agents together, and the expert as a sanity check
         sw.Restart();

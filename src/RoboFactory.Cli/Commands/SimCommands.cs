@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using RoboFactory.Planning;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
 using RoboFactory.Core.Imaging;
 using RoboFactory.Sim.Robots;
-using RoboFactory.Sim.Tasks;
 
 namespace RoboFactory.Cli.Commands;
 
@@ -79,7 +79,7 @@ public static class SimCommands
         cmd.Options.Add(task); cmd.Options.Add(config); cmd.Options.Add(seed); cmd.Options.Add(outDir);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
-            using var env = MultiAgentEnv.Create(r.GetValue(task)!, new EnvOptions(RenderObservations: false), r.GetValue(config));
+            using var env = TaskRegistry.CreateEnv(r.GetValue(task)!, new EnvOptions(RenderObservations: false), r.GetValue(config));
             env.Reset(r.GetValue(seed));
             string dir = r.GetValue(outDir)!;
             var names = env.Task.Cameras.Select(c => c.Name)
@@ -107,7 +107,7 @@ public static class SimCommands
         cmd.Options.Add(task); cmd.Options.Add(config); cmd.Options.Add(seed); cmd.Options.Add(steps); cmd.Options.Add(policy); cmd.Options.Add(cameras);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
-            using var env = MultiAgentEnv.Create(r.GetValue(task)!, new EnvOptions(RenderObservations: r.GetValue(cameras)), r.GetValue(config));
+            using var env = TaskRegistry.CreateEnv(r.GetValue(task)!, new EnvOptions(RenderObservations: r.GetValue(cameras)), r.GetValue(config));
             int s = r.GetValue(seed), n = r.GetValue(steps);
             env.Reset(s);
             var rng = new EpisodeRng(s ^ 0x5EED);

@@ -1,3 +1,4 @@
+using RoboFactory.Core.Naming;
 using System.Text.Json.Nodes;
 using RoboFactory.Data.Datasets;
 using RoboFactory.Data.Stats;
@@ -93,7 +94,7 @@ public sealed class RldsDataset : IEpisodeDataset
                     ?? throw new InvalidDataException($"{infoPath}: no 'train' split");
         var lengths = train["shardLengths"]!.AsArray().Select(n => long.Parse((string)n!)).ToList();
 
-        var spec = SpecFromFeatures(features, name, (string?)info["version"] ?? "1.0.0", featuresPath);
+        var spec = SpecFromFeatures(features, name, (string?)info["version"] ?? DataNames.RldsVersion, featuresPath);
         var shards = Enumerable.Range(0, lengths.Count)
             .Select(i => Path.Combine(datasetDirectory, RldsMetadata.ShardFileName(name, "train", i, lengths.Count))).ToList();
         var ds = new RldsDataset(datasetDirectory, spec, shards);

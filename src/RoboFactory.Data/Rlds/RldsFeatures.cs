@@ -1,3 +1,4 @@
+using RoboFactory.Core.Naming;
 using System.Text.Json.Nodes;
 using RoboFactory.Data.Zarr;
 
@@ -8,7 +9,7 @@ public sealed record RldsDatasetSpec
 {
     /// <summary>TFDS dataset name (snake_case), also the shard file prefix and the norm_stats key.</summary>
     public required string Name { get; init; }
-    public string Version { get; init; } = "1.0.0";
+    public string Version { get; init; } = DataNames.RldsVersion;
     public string Description { get; init; } = "";
     public int Height { get; init; } = 240;
     public int Width { get; init; } = 320;

@@ -1,6 +1,6 @@
+using RoboFactory.Core.Naming;
 using System.Diagnostics;
 using System.IO.Compression;
-using System.Text.RegularExpressions;
 using RoboFactory.Data.Zarr;
 
 namespace RoboFactory.Data.Rlds;
@@ -34,14 +34,7 @@ public sealed record ZarrToRldsResult(RldsWriteResult Dataset, long ZarrBytesDec
 public static class ZarrToRlds
 {
     /// <summary>"LiftBarrier_Agent0_160.zarr" → "lift_barrier_agent0".</summary>
-    public static string DatasetNameFor(string zarrPath)
-    {
-        string stem = Path.GetFileName(Path.TrimEndingDirectorySeparator(zarrPath));
-        if (stem.EndsWith(".zarr", StringComparison.Ordinal)) stem = stem[..^5];
-        stem = Regex.Replace(stem, @"_\d+$", "");
-        string snake = Regex.Replace(stem, @"(?<=[a-z0-9])([A-Z])", "_$1").ToLowerInvariant();
-        return Regex.Replace(snake, "_+", "_");
-    }
+    public static string DatasetNameFor(string zarrPath) => DataNames.RldsDatasetForStore(zarrPath);
 
     private sealed record Loaded(int Index, RldsEpisode Episode, long Bytes);
 

@@ -1,3 +1,5 @@
+using RoboFactory.Core.Naming;
+
 namespace RoboFactory.Data.Zarr;
 
 /// <summary>One recorded episode of one agent, in the upstream ZARR layout (images NCHW uint8).</summary>
@@ -38,7 +40,7 @@ public static class RoboFactoryZarrLayout
 
     /// <summary>data/zarr/{task}_Agent{i}_{num}.zarr</summary>
     public static string StorePath(string root, string task, int agentId, int numEpisodes) =>
-        Path.Combine(root, $"{task}_Agent{agentId}_{numEpisodes}.zarr");
+        Path.Combine(root, DataNames.ZarrStore(task, agentId, numEpisodes));
 
     public static IReadOnlyList<EpisodeArraySpec> AgentArrays(AgentStoreShape s)
     {

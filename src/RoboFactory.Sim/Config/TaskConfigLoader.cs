@@ -1,3 +1,4 @@
+using RoboFactory.Core.Naming;
 using RoboFactory.Sim.Math;
 using RoboFactory.Sim.Robots;
 
@@ -15,6 +16,10 @@ public static class TaskConfigLoader
         root.AllowOnly("name", "env_id", "instruction", "max_episode_steps", "physics", "table", "agents", "objects",
             "cameras", "wrist_camera", "success");
         string name = root["name"].String();
+        // env_id is spelled out in the YAML for readers; its one source is the name
+        string envId = root["env_id"].String();
+        if (envId != TaskNames.EnvId(name))
+            throw root["env_id"].Invalid($"expected '{TaskNames.EnvId(name)}' (the name '{name}' with the {TaskNames.EnvIdSuffix} suffix), got '{envId}'");
         var physicsNode = root["physics"].AllowOnly("control_freq", "substeps");
         var physics = new PhysicsConfig(physicsNode["control_freq"].PositiveInt(), physicsNode["substeps"].PositiveInt());
 
@@ -53,7 +58,7 @@ public static class TaskConfigLoader
         foreach (var (key, value) in root["success"].Entries()) success[key] = value.Double();
 
         int maxSteps = root["max_episode_steps"].PositiveInt();
-        return new TaskConfig(name, root["env_id"].String(), root["instruction"].String(), maxSteps, physics, table,
+        return new TaskConfig(name, envId, root["instruction"].String(), maxSteps, physics, table,
             agents, objects, cameras, wrist, new SuccessThresholds(success, root.File), root.File);
     }
 

@@ -50,13 +50,6 @@ public sealed class MultiAgentEnv : IDisposable
         jacr = new double[3 * m.nv];
     }
 
-    /// <summary>Creates the environment of a registered task (configs/table/NAME.yaml unless <paramref name="configFile"/> is given).</summary>
-    public static MultiAgentEnv Create(string taskName, EnvOptions? options = null, string? configFile = null)
-    {
-        var (config, logic) = TaskRegistry.Load(taskName, configFile);
-        return new MultiAgentEnv(config, logic, options);
-    }
-
     private MjRenderer Renderer
     {
         get
@@ -141,10 +134,12 @@ public sealed class MultiAgentEnv : IDisposable
         }
         warnings.AddRange(Data.TakeWarnings());
         ElapsedSteps++;
-        bool success = !unstable && Logic.IsSuccess(this);
+        // after an instability MuJoCo has reset the state, so there is nothing to evaluate
+        var evaluation = unstable ? null : Logic.Evaluate(this);
+        bool success = evaluation?.Success ?? false;
         string? reason = unstable ? $"simulation unstable at step {ElapsedSteps}: {string.Join("; ", warnings)}" : null;
         bool truncated = unstable || ElapsedSteps >= Task.MaxEpisodeSteps;
-        return new StepResult(Observe(), success, truncated, new StepInfo(ElapsedSteps, success, unstable, reason, warnings));
+        return new StepResult(Observe(), success, truncated, new StepInfo(ElapsedSteps, success, unstable, reason, warnings, evaluation));
     }
 
     /// <summary>

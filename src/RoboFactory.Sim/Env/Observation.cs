@@ -1,5 +1,6 @@
 using RoboFactory.Core.Imaging;
 using RoboFactory.Sim.Math;
+using RoboFactory.Sim.Tasks;
 
 namespace RoboFactory.Sim.Env;
 
@@ -26,7 +27,9 @@ public sealed record Observation(IReadOnlyList<AgentObservation> Agents, int Ela
 
 /// <param name="Unstable">MuJoCo reported NaN/Inf/huge accelerations; the episode is over and failed</param>
 /// <param name="Warnings">MuJoCo warnings raised during this step (surfaced, never swallowed)</param>
-public sealed record StepInfo(int ElapsedSteps, bool Success, bool Unstable, string? FailureReason, IReadOnlyList<string> Warnings);
+/// <param name="Evaluation">the task's sub-conditions after this step; null when the simulation became unstable</param>
+public sealed record StepInfo(int ElapsedSteps, bool Success, bool Unstable, string? FailureReason, IReadOnlyList<string> Warnings,
+    TaskEvaluation? Evaluation);
 
 /// <param name="Truncated">the episode reached max_episode_steps, or the simulation became unstable</param>
 public sealed record StepResult(Observation Observation, bool Success, bool Truncated, StepInfo Info);

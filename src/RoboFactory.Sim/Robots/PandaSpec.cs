@@ -1,6 +1,9 @@
 namespace RoboFactory.Sim.Robots;
 
-/// <summary>Public Franka Panda facts (see shared/reference/panda-facts.md): modified DH, limits, masses.</summary>
+/// <summary>
+/// Public Franka Panda facts: modified DH and limits from Franka's FCI documentation (frankaemika.github.io/docs/control_parameters.html),
+/// rounded link masses; the table, conventions and self-checks are in docs/simulator.md ("The Panda").
+/// </summary>
 public static class PandaSpec
 {
     public const int ArmDof = 7;

@@ -10,9 +10,11 @@ public sealed class CameraAlignmentTask(TaskConfig config) : TaskLogic(config)
     private readonly string camera = config.Object("camera").Name;
     private readonly string meat = config.Object("meat").Name;
 
-    public override bool IsSuccess(MultiAgentEnv env)
+    public override TaskEvaluation Evaluate(MultiAgentEnv env)
     {
         double floor = env.BasePose(0).P.Z + liftHeight;
-        return env.ObjectPose(camera).P.Z > floor && env.ObjectPose(meat).P.Z > floor;
+        return new(
+            new("camera_lifted", env.ObjectPose(camera).P.Z > floor),
+            new("meat_lifted", env.ObjectPose(meat).P.Z > floor));
     }
 }

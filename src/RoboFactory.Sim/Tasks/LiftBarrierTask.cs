@@ -9,6 +9,6 @@ public sealed class LiftBarrierTask(TaskConfig config) : TaskLogic(config)
     private readonly double liftHeight = config.Success["lift_height"];
     private readonly string barrier = config.Object("barrier").Name;
 
-    public override bool IsSuccess(MultiAgentEnv env) =>
-        env.ObjectPose(barrier).P.Z > env.BasePose(0).P.Z + liftHeight;
+    public override TaskEvaluation Evaluate(MultiAgentEnv env) =>
+        new(new TaskCondition("barrier_lifted", env.ObjectPose(barrier).P.Z > env.BasePose(0).P.Z + liftHeight));
 }

@@ -10,11 +10,11 @@ public sealed class LongPipelineDeliveryTask(TaskConfig config) : TaskLogic(conf
     private readonly string shoe = config.Object("shoe").Name;
     private readonly string goal = config.Object("goal_region").Name;
 
-    public override bool IsSuccess(MultiAgentEnv env)
+    public override TaskEvaluation Evaluate(MultiAgentEnv env)
     {
         var s = env.ObjectPose(shoe).P;
         var g = env.ObjectPose(goal).P;
         double dx = s.X - g.X, dy = s.Y - g.Y;
-        return dx * dx + dy * dy < goalRadius * goalRadius;
+        return new(new TaskCondition("shoe_on_goal", dx * dx + dy * dy < goalRadius * goalRadius));
     }
 }

@@ -9,11 +9,11 @@ public sealed class PassShoeTask(TaskConfig config) : TaskLogic(config)
     private readonly double goalDistance = config.Success["goal_distance"];
     private readonly string shoe = config.Object("shoe").Name, goal = config.Object("goal_region").Name;
 
-    public override bool IsSuccess(MultiAgentEnv env)
+    public override TaskEvaluation Evaluate(MultiAgentEnv env)
     {
         var s = env.ObjectPose(shoe).P;
         var g = env.ObjectPose(goal).P;
         double dx = s.X - g.X, dy = s.Y - g.Y;
-        return dx * dx + dy * dy < goalDistance * goalDistance;
+        return new(new TaskCondition("shoe_on_goal", dx * dx + dy * dy < goalDistance * goalDistance));
     }
 }

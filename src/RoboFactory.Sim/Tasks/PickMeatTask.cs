@@ -9,6 +9,6 @@ public sealed class PickMeatTask(TaskConfig config) : TaskLogic(config)
     private readonly double liftHeight = config.Success["lift_height"];
     private readonly string meat = config.Object("meat").Name;
 
-    public override bool IsSuccess(MultiAgentEnv env) =>
-        env.ObjectPose(meat).P.Z > env.BasePose(0).P.Z + liftHeight;
+    public override TaskEvaluation Evaluate(MultiAgentEnv env) =>
+        new(new TaskCondition("meat_lifted", env.ObjectPose(meat).P.Z > env.BasePose(0).P.Z + liftHeight));
 }

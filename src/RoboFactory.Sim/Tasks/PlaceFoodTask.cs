@@ -14,11 +14,13 @@ public sealed class PlaceFoodTask(TaskConfig config) : TaskLogic(config)
     private readonly string pot = config.Object("pot").Name;
     private readonly string meat = config.Object("meat").Name;
 
-    public override bool IsSuccess(MultiAgentEnv env)
+    public override TaskEvaluation Evaluate(MultiAgentEnv env)
     {
         var m = env.ObjectPose(meat).P;
         var p = env.ObjectPose(pot).P;
         double dx = m.X - p.X, dy = m.Y - p.Y;
-        return dx * dx + dy * dy < potRadius * potRadius && m.Z < env.BasePose(0).P.Z + maxHeight;
+        return new(
+            new("meat_over_pot", dx * dx + dy * dy < potRadius * potRadius),
+            new("meat_below_max_height", m.Z < env.BasePose(0).P.Z + maxHeight));
     }
 }

@@ -13,8 +13,8 @@ public sealed class StackCubeTask(TaskConfig config) : TaskLogic(config)
     private readonly StackTolerance tolerance = StackTolerance.From(config.Success);
     private readonly string cubeA = config.Object("cubeA").Name, cubeB = config.Object("cubeB").Name;
 
-    public override bool IsSuccess(MultiAgentEnv env) =>
-        tolerance.IsOnTop(env.ObjectPose(cubeA).P, env.ObjectPose(cubeB).P);
+    public override TaskEvaluation Evaluate(MultiAgentEnv env) =>
+        new(new TaskCondition("cube_a_on_cube_b", tolerance.IsOnTop(env.ObjectPose(cubeA).P, env.ObjectPose(cubeB).P)));
 }
 
 /// <summary>

@@ -20,9 +20,9 @@ public sealed class StrikeCubeTask(TaskConfig config) : TaskLogic(config)
 
     public Vec3 StrikePoint(MultiAgentEnv env) => env.ObjectPose(hammer).Transform(HammerFace);
 
-    public override bool IsSuccess(MultiAgentEnv env)
+    public override TaskEvaluation Evaluate(MultiAgentEnv env)
     {
         var top = env.ObjectPose(cube).P + new Vec3(0, 0, cubeHalf);
-        return (top - StrikePoint(env)).Length < strikeDistance;
+        return new(new TaskCondition("hammer_on_cube_top", (top - StrikePoint(env)).Length < strikeDistance));
     }
 }

@@ -21,13 +21,17 @@ public sealed class TakePhotoTask(TaskConfig config) : TaskLogic(config)
     private readonly string camera = config.Object("camera").Name;
     private readonly string meat = config.Object("meat").Name;
 
-    public override bool IsSuccess(MultiAgentEnv env)
+    public override TaskEvaluation Evaluate(MultiAgentEnv env)
     {
         var c = env.ObjectPose(camera).P;
         var m = env.ObjectPose(meat).P;
         var finger = env.TcpPose(Photographer).P;
         bool pressing = System.Math.Abs(finger.X - (c.X + buttonDx)) < buttonTolerance
             && System.Math.Abs(finger.Y - (c.Y + buttonDy)) < buttonTolerance;
-        return pressing && c.Z > liftHeight && m.Z > liftHeight && env.TcpPose(MeatHolder).P.Y - m.Y < meatHoldDy;
+        return new(
+            new("button_pressed", pressing),
+            new("camera_lifted", c.Z > liftHeight),
+            new("meat_lifted", m.Z > liftHeight),
+            new("meat_held", env.TcpPose(MeatHolder).P.Y - m.Y < meatHoldDy));
     }
 }

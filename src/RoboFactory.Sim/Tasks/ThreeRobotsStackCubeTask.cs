@@ -19,15 +19,21 @@ public sealed class ThreeRobotsStackCubeTask(TaskConfig config) : TaskLogic(conf
     private readonly string goal = config.Object("goal_region").Name;
     private readonly string[] cubes = [config.Object("cubeA").Name, config.Object("cubeB").Name, config.Object("cubeC").Name];
 
-    public override bool IsSuccess(MultiAgentEnv env)
+    public override TaskEvaluation Evaluate(MultiAgentEnv env)
     {
         var a = env.ObjectPose(cubes[0]).P;
         var b = env.ObjectPose(cubes[1]).P;
         var c = env.ObjectPose(cubes[2]).P;
         var g = env.ObjectPose(goal).P;
-        return IsStacked(b, a) && IsStacked(c, b)
-            && PlanarDistance(b, g) < goalRadius && PlanarDistance(c, g) < goalRadius
-            && Enumerable.Range(0, cubes.Length).All(i => !env.IsGrasping(i, cubes[i]));
+        return new(
+            new("cube_b_on_cube_a", IsStacked(b, a)),
+            new("cube_c_on_cube_b", IsStacked(c, b)),
+            new("cube_b_on_goal", PlanarDistance(b, g) < goalRadius),
+            new("cube_c_on_goal", PlanarDistance(c, g) < goalRadius),
+            // each cube is checked against the arm that carries it: A agent 0, B agent 1, C agent 2
+            new("cube_a_released", !env.IsGrasping(0, cubes[0])),
+            new("cube_b_released", !env.IsGrasping(1, cubes[1])),
+            new("cube_c_released", !env.IsGrasping(2, cubes[2])));
     }
 
     private bool IsStacked(Vec3 top, Vec3 bottom) =>

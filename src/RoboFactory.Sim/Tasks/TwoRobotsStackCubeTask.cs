@@ -14,14 +14,15 @@ public sealed class TwoRobotsStackCubeTask(TaskConfig config) : TaskLogic(config
     private readonly string cubeA = config.Object("cubeA").Name, cubeB = config.Object("cubeB").Name;
     private readonly string goal = config.Object("goal_region").Name;
 
-    public override bool IsSuccess(MultiAgentEnv env)
+    public override TaskEvaluation Evaluate(MultiAgentEnv env)
     {
         var a = env.ObjectPose(cubeA).P;
         var g = env.ObjectPose(goal).P;
         double dx = a.X - g.X, dy = a.Y - g.Y;
-        return tolerance.IsOnTop(env.ObjectPose(cubeB).P, a)
-            && System.Math.Sqrt(dx * dx + dy * dy) < goalRadius
-            && !env.IsGrasping(0, cubeA)
-            && !env.IsGrasping(1, cubeB);
+        return new(
+            new("cube_b_on_cube_a", tolerance.IsOnTop(env.ObjectPose(cubeB).P, a)),
+            new("cube_a_on_goal", System.Math.Sqrt(dx * dx + dy * dy) < goalRadius),
+            new("cube_a_released", !env.IsGrasping(0, cubeA)),
+            new("cube_b_released", !env.IsGrasping(1, cubeB)));
     }
 }

@@ -1,8 +1,8 @@
+using RoboFactory.Core.Naming;
 using RoboFactory.Data.Datasets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using System.Text.RegularExpressions;
 
 namespace RoboFactory.Vla.Training;
 
@@ -66,7 +66,7 @@ public sealed record TrainOptions
     public string? OutDir { get; init; }
     /// <summary>Folder of the per-agent run folders; default checkpoints/{Policy}.</summary>
     public string? CheckpointRoot { get; init; }
-    [JsonIgnore] public string ResolvedCheckpointRoot => CheckpointRoot ?? Path.Combine("checkpoints", Policy);
+    [JsonIgnore] public string ResolvedCheckpointRoot => CheckpointRoot ?? RunNames.CheckpointRoot(Policy);
     /// <summary>tensorboard (metrics.jsonl + event files), jsonl, or none.</summary>
     public string Logger { get; init; } = "tensorboard";
     public bool Resume { get; init; }
@@ -78,7 +78,7 @@ public sealed record TrainOptions
     /// <summary>Write PNG plots at the end (needs a plotter; the CLI provides one).</summary>
     public bool Plots { get; init; } = true;
 
-    [JsonIgnore] public string TaskStem => Task.EndsWith("-rf", StringComparison.Ordinal) ? Task[..^3] : Task;
+    [JsonIgnore] public string TaskStem => TaskNames.Stem(Task);
     [JsonIgnore] public bool IsTinyFromScratch => Model.Equals("tiny", StringComparison.OrdinalIgnoreCase);
     /// <summary>The tiny config this run builds (from-scratch runs only).</summary>
     [JsonIgnore] public Config.OpenVlaConfig TinyConfig => ImageSize is int px ? Config.OpenVlaConfig.TinyAt(px) : Config.OpenVlaConfig.Tiny;
@@ -86,29 +86,15 @@ public sealed record TrainOptions
     [JsonIgnore] public int EffectiveWarmup => WarmupSteps ?? (int)Math.Round(0.03 * MaxSteps);
     [JsonIgnore] public int SamplesPerStep => BatchSize * GradAccum;
 
-    /// <summary>"LiftBarrier" → "lift_barrier" (the RLDS dataset naming).</summary>
-    public static string Snake(string taskStem)
-    {
-        string snake = Regex.Replace(taskStem, @"(?<=[a-z0-9])([A-Z])", "_$1").ToLowerInvariant();
-        return Regex.Replace(snake.Replace('-', '_'), "_+", "_");
-    }
-
     [JsonIgnore] public string ResolvedDataPath => DataPath ?? DefaultDataPath(Task, AgentId);
     [JsonIgnore] public string ResolvedOutDir => OutDir ?? RunDirectory(ResolvedCheckpointRoot, Task, AgentId);
 
     /// <summary>data/rlds/{task_snake}_agent{id}/1.0.0.</summary>
-    public static string DefaultDataPath(string task, int agentId, string root = "data/rlds")
-    {
-        string stem = task.EndsWith("-rf", StringComparison.Ordinal) ? task[..^3] : task;
-        return Path.Combine(root, $"{Snake(stem)}_agent{agentId}", "1.0.0");
-    }
+    public static string DefaultDataPath(string task, int agentId, string root = DataNames.DefaultRldsRoot) =>
+        Path.Combine(root, DataNames.RldsDataset(task, agentId), DataNames.RldsVersion);
 
     /// <summary>{root}/{Task}_Agent{id} (task without "-rf"), the per-agent run folder eval looks in.</summary>
-    public static string RunDirectory(string root, string task, int agentId)
-    {
-        string stem = task.EndsWith("-rf", StringComparison.Ordinal) ? task[..^3] : task;
-        return Path.Combine(root, $"{stem}_Agent{agentId}");
-    }
+    public static string RunDirectory(string root, string task, int agentId) => Path.Combine(root, RunNames.AgentRun(task, agentId));
 
     public void Validate()
     {
