@@ -32,11 +32,11 @@ public static class TrainCommands
 
     public static Command BuildTrain()
     {
-        var cmd = new Command("train", "Fine-tune OpenVLA for one agent on its RLDS dataset (LoRA in PEFT's layout, or a full fine-tune of the from-scratch tiny model); resumable checkpoints under checkpoints/openvla/{Task}_Agent{id}/step_N, metrics.jsonl, TensorBoard events and PNG plots.");
+        var cmd = new Command("train", "Fine-tune OpenVLA for one agent on its dataset, RLDS or LeRobot v3.0 (LoRA in PEFT's layout, or a full fine-tune of the from-scratch tiny model); resumable checkpoints under checkpoints/openvla/{Task}_Agent{id}/step_N, metrics.jsonl, TensorBoard events and PNG plots.");
         var policy = new Option<string>("--policy") { Description = "Policy to train (openvla)", DefaultValueFactory = _ => "openvla" };
         var task = new Option<string>("--task") { Description = "Task, e.g. LiftBarrier-rf (the -rf suffix is optional)", Required = true };
         var agent = new Option<int>("--agent-id") { Description = "Agent whose dataset and checkpoint folder to use", DefaultValueFactory = _ => 0 };
-        var data = new Option<string?>("--data") { Description = "RLDS dataset folder (default data/rlds/{task_snake}_agent{id}/1.0.0)" };
+        var data = new Option<string?>("--data") { Description = "Dataset folder, RLDS or LeRobot v3.0 (told by its metadata; default data/rlds/{task_snake}_agent{id}/1.0.0)" };
         var model = new Option<string>("--model") { Description = "'tiny' (built from scratch with --seed; CPU default) or a Hugging Face OpenVLA folder (frozen base, e.g. openvla-7b)", DefaultValueFactory = _ => "tiny" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.model (default: the model folder's; tiny uses a byte-level prompt encoding)" };
         var imageSize = new Option<int?>("--image-size") { Description = "--model tiny: input size of both vision towers in px, a multiple of 14 (default 112; the pretrained sizes come from config.json)" };

@@ -1,3 +1,4 @@
+using RoboFactory.Data.LeRobot;
 using RoboFactory.Data.Rlds;
 
 namespace RoboFactory.Data.Datasets;
@@ -25,7 +26,7 @@ public static class EpisodeDatasets
     public static IEpisodeDataset Open(string directory) => Detect(directory) switch
     {
         DatasetFormat.Rlds => RldsDataset.Open(directory),
-        DatasetFormat.LeRobot => throw new NotSupportedException($"{directory}: LeRobot datasets are not readable yet"),
+        DatasetFormat.LeRobot => LeRobotDataset.Open(directory),
         // Neither metadata file: let the RLDS reader name what is missing (it also explains a leftover .partial folder).
         _ => RldsDataset.Open(directory),
     };
