@@ -193,12 +193,12 @@ public static class DataBench
             var rps = ReaderSamplesPerSecond(() => EpisodeDatasets.Open(rlds.Directory), o);
             var lps = ReaderSamplesPerSecond(() => EpisodeDatasets.Open(lastLe!.Dataset.DatasetDirectory), o);
             long rldsBytes = Directory.EnumerateFiles(rlds.Directory).Sum(f => new FileInfo(f).Length);
-            var result = new ConvertResult(new("ZARR->RLDS conversion (decoded ZARR bytes)", mbps, "MB/s"),
+            var result = new ConvertResult(new("ZARR->RLDS conversion (decoded bytes)", mbps, "MB/s"),
                 new("ZARR->RLDS conversion", sps, "steps/s"),
-                new($"RLDS reader, 3 views PNG decode + resize {o.ResizeTo}", rps, "samples/s"), rldsBytes)
+                new($"RLDS read, 3 views PNG + resize {o.ResizeTo}", rps, "samples/s"), rldsBytes)
             {
-                LeRobotConvertMegabytesPerSecond = new("ZARR->LeRobot conversion (decoded ZARR bytes)", lembps, "MB/s"),
-                LeRobotReaderSamplesPerSecond = new($"LeRobot reader, 3 views H.264 decode + resize {o.ResizeTo}", lps, "samples/s"),
+                LeRobotConvertMegabytesPerSecond = new("ZARR->LeRobot conversion (decoded bytes)", lembps, "MB/s"),
+                LeRobotReaderSamplesPerSecond = new($"LeRobot read, 3 views H.264 + resize {o.ResizeTo}", lps, "samples/s"),
                 LeRobotBytes = lastLe!.Dataset.NumBytes,
             };
             foreach (var m in result.Timings) log.WriteLine(m);

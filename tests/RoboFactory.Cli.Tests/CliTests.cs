@@ -1,4 +1,5 @@
 using RoboFactory.Cli.Commands;
+using RoboFactory.Data.Zarr;
 
 namespace RoboFactory.Cli.Tests;
 
@@ -139,12 +140,12 @@ public class CliTests
     /// <summary>A finished two-episode store data/zarr/LiftBarrier_Agent0_2.zarr under <paramref name="dataDir"/>.</summary>
     private static void MakeStore(string dataDir)
     {
-        var shape = new RoboFactory.Data.Zarr.AgentStoreShape(Height: 24, Width: 32, ChunkRows: 10);
-        string path = RoboFactory.Data.Zarr.RoboFactoryZarrLayout.StorePath(Path.Combine(dataDir, "zarr"), "LiftBarrier", 0, 2);
-        var w = RoboFactory.Data.Zarr.RoboFactoryZarrLayout.OpenWriter(path, shape, new RoboFactory.Data.Zarr.ZarrEpisodeWriterOptions());
+        var shape = new AgentStoreShape(Height: 24, Width: 32, ChunkRows: 10);
+        string path = RoboFactoryZarrLayout.StorePath(Path.Combine(dataDir, "zarr"), "LiftBarrier", 0, 2);
+        var w = RoboFactoryZarrLayout.OpenWriter(path, shape, new ZarrEpisodeWriterOptions());
         int frame = 3 * 24 * 32;
         for (int e = 0; e < 2; e++)
-            w.AppendEpisode(new RoboFactory.Data.Zarr.AgentEpisode
+            w.AppendEpisode(new AgentEpisode
             {
                 Seed = e, Length = 3, HeadCamera = new byte[3 * frame], WristCamera = new byte[3 * frame], GlobalCamera = new byte[3 * frame],
                 Action = new float[24], State = new float[24], TcpPose = new float[21],

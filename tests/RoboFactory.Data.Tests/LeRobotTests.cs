@@ -134,7 +134,7 @@ public class LeRobotTests(LeRobotFixture fx) : IClassFixture<LeRobotFixture>
         Assert.Equal(Path.Combine(fx.Tmp["lerobot"], "lift_barrier_agent0"), r.DatasetDirectory);
         Assert.Equal(Lengths.Sum(), r.NumFrames);
         Assert.True(r.DataFiles > 1, $"small data limit should give several data files, got {r.DataFiles}");
-        Assert.All(r.VideoFilesPerCamera, n => Assert.True(n > 1 && n < Lengths.Length, $"expected 2..{Lengths.Length - 1} mp4 per camera, got {n}: {string.Join(", ", Directory.GetFiles(r.DatasetDirectory, "*.mp4", SearchOption.AllDirectories).Select(f => new FileInfo(f).Length))} bytes; data {string.Join(", ", Directory.GetFiles(r.DatasetDirectory, "*.parquet", SearchOption.AllDirectories).Select(f => Path.GetFileName(f) + "=" + new FileInfo(f).Length))}"));
+        Assert.All(r.VideoFilesPerCamera, n => Assert.True(n > 1 && n < Lengths.Length, $"expected 2..{Lengths.Length - 1} mp4 per camera, got {n} (sizes {string.Join(", ", Directory.GetFiles(r.DatasetDirectory, "*.mp4", SearchOption.AllDirectories).Select(f => new FileInfo(f).Length))} bytes)"));
         Assert.False(Directory.Exists(r.DatasetDirectory + ".partial"));
 
         var ds = Assert.IsType<LeRobotDataset>(EpisodeDatasets.Open(r.DatasetDirectory));
@@ -190,6 +190,17 @@ public class LeRobotTests(LeRobotFixture fx) : IClassFixture<LeRobotFixture>
     [Fact]
     public void Frames_decode_lazily_once_per_episode_and_camera_and_are_thread_safe()
     {
+        // Lazy: without its video an episode still serves actions and states; only asking for a frame fails, naming the file.
+        using var tmp = new TempDir();
+        string copy = CopyDataset(tmp);
+        var lazy = LeRobotDataset.Open(copy);
+        string wrist = lazy.EpisodeInfos[0].Videos[2]!.Path;
+        File.Delete(wrist);
+        var all = lazy.Episodes().ToList();
+        Assert.Equal(fx.Episodes[0].Action, all[0].Action);
+        Assert.Equal(3 * 48 * 64, all[0].Frame(0, 0).Pixels.Length); // the head camera's video is still there
+        Assert.Contains(wrist, Assert.Throws<InvalidDataException>(() => all[0].Frame(2, 0)).Message);
+
         var ds = LeRobotDataset.Open(fx.LeRobotDir);
         var e = ds.Episode(1);
         var frames = new byte[e.Length][];
@@ -520,6 +531,8 @@ public class LeRobotTests(LeRobotFixture fx) : IClassFixture<LeRobotFixture>
         Assert.Null(EpisodeDatasets.Detect(dir));
         Assert.Contains("never completed", Assert.Throws<IOException>(() => LeRobotDataset.Open(dir)).Message);
         Assert.Contains("never completed", Assert.Throws<IOException>(() => EpisodeDatasets.Open(dir)).Message);
+        var none = Assert.Throws<FileNotFoundException>(() => EpisodeDatasets.Open(tmp.Path));
+        Assert.Contains("neither dataset_info.json (RLDS) nor meta/info.json (LeRobot v3.0)", none.Message);
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------------

@@ -30,8 +30,6 @@ public sealed class VideoSegmentFrames : IFrameSource
             LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
-    public bool IsDecoded => _pixels.IsValueCreated;
-
     public Image8 Frame(int step)
     {
         int bytes = _width * _height * 3;

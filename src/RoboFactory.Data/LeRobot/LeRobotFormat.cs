@@ -29,12 +29,8 @@ public static class LeRobotFormat
     public const string EpisodeIndex = "episode_index";
     public const string Index = "index";
     public const string TaskIndex = "task_index";
-    /// <summary>tasks.parquet: the task text (pandas index column, see <see cref="LeRobotTables"/>).</summary>
+    /// <summary>tasks.parquet: the task text (the pandas index column, see LeRobotTables.WriteTasks).</summary>
     public const string Task = "task";
-    /// <summary>Parquet data columns in the order we write them (every non-video feature).</summary>
-    public static readonly IReadOnlyList<string> DataColumns = [Action, State, Timestamp, FrameIndex, EpisodeIndex, Index, TaskIndex];
-    /// <summary>The five features LeRobot adds to every dataset.</summary>
-    public static readonly IReadOnlyList<string> DefaultFeatures = [Timestamp, FrameIndex, EpisodeIndex, Index, TaskIndex];
 
     /// <summary>observation.images.{image,global_image,wrist_image}: one LeRobot camera per view of <see cref="DatasetViews.Order"/>.</summary>
     public static string VideoKey(int view) => "observation.images." + DatasetViews.Order[view];
