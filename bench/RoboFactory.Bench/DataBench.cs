@@ -3,6 +3,10 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using RoboFactory.Core.Naming;
+using RoboFactory.Core.Rng;
+using RoboFactory.Data.Datasets;
+using RoboFactory.Data.Imaging;
+using RoboFactory.Data.LeRobot;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Data.Zarr;
 
@@ -13,10 +17,10 @@ namespace RoboFactory.Bench;
 /// <list type="bullet">
 /// <item><c>bench prepare</c> → <see cref="Prepare"/>: ZARR write and read MB/s (uncompressed bytes) of our
 /// writer/reader against Debian's zarr-python on the same arrays, interleaved in the same run.</item>
-/// <item><c>bench convert</c> → <see cref="Convert"/>: ZARR→RLDS conversion MB/s and the training loader's
-/// samples/s (PNG decode + resize to 224).</item>
+/// <item><c>bench convert</c> → <see cref="Convert"/>: ZARR→RLDS and ZARR→LeRobot conversion MB/s, and samples/s of
+/// reading both through <see cref="IEpisodeDataset"/> (3 views decoded: PNG, or H.264 per episode; resized to 224).</item>
 /// </list>
-/// Only depends on RoboFactory.Data (plus /usr/bin/python3 with python3-zarr for the comparison).
+/// Only depends on RoboFactory.Data (plus /usr/bin/python3 with python3-zarr for the comparison, and ffmpeg for LeRobot).
 /// </summary>
 public static class DataBench
 {
@@ -45,13 +49,20 @@ public static class DataBench
         public int Episodes { get; init; } = 4;
         public int StepsPerEpisode { get; init; } = 120;
         public int Repeats { get; init; } = 2;
-        public int LoaderSamples { get; init; } = 1500;
+        public int ReaderSamples { get; init; } = 1500;
         public int ResizeTo { get; init; } = 224;
         public string? WorkDirectory { get; init; }
     }
 
     public sealed record ConvertResult(Timing ConvertMegabytesPerSecond, Timing ConvertStepsPerSecond,
-        Timing LoaderSamplesPerSecond, long RldsBytes);
+        Timing RldsReaderSamplesPerSecond, long RldsBytes)
+    {
+        public required Timing LeRobotConvertMegabytesPerSecond { get; init; }
+        public required Timing LeRobotReaderSamplesPerSecond { get; init; }
+        public long LeRobotBytes { get; init; }
+        public IEnumerable<Timing> Timings =>
+            [ConvertMegabytesPerSecond, ConvertStepsPerSecond, RldsReaderSamplesPerSecond, LeRobotConvertMegabytesPerSecond, LeRobotReaderSamplesPerSecond];
+    }
 
     private static readonly AgentStoreShape DefaultShape = new();
 
@@ -168,35 +179,68 @@ public static class DataBench
             if (o.ZarrPath is null) WriteStore(zarr, SyntheticEpisodes(o.Episodes, o.StepsPerEpisode, DefaultShape), DefaultShape);
             var store = ZarrEpisodeStore.Open(zarr);
             log.WriteLine($"bench convert: {store.EpisodeCount} episodes, {store.StepCount} steps from {zarr}; {Environment.ProcessorCount} cores");
-            var mbps = new List<double>(); var sps = new List<double>();
+            var mbps = new List<double>(); var sps = new List<double>(); var lembps = new List<double>();
             ZarrToRldsResult? last = null;
+            ZarrToLeRobotResult? lastLe = null;
             for (int r = 0; r < o.Repeats; r++)
             {
                 last = ZarrToRlds.Convert(zarr, Path.Combine(dir, DataNames.RldsFolder), new ZarrToRldsOptions { Overwrite = true });
                 mbps.Add(last.MegabytesPerSecond);
                 sps.Add(last.Dataset.NumTransitions / last.Seconds);
+                lastLe = ZarrToLeRobot.Convert(zarr, Path.Combine(dir, "lerobot"), new ZarrToLeRobotOptions { Overwrite = true });
+                lembps.Add(lastLe.MegabytesPerSecond);
             }
-            var ds = RldsDataset.Open(last!.Dataset.DatasetDirectory);
-            var loader = new RldsLoader(ds, new RldsLoaderOptions { Split = RldsSplit.All, Repeat = true, ShuffleBuffer = 256, ResizeTo = o.ResizeTo, Seed = 1 });
-            var lps = new List<double>();
-            for (int r = 0; r < o.Repeats; r++)
-            {
-                var sw = Stopwatch.StartNew();
-                int n = loader.Take(o.LoaderSamples).Count();
-                lps.Add(n / sw.Elapsed.TotalSeconds);
-            }
-            long rldsBytes = Directory.EnumerateFiles(ds.Directory).Sum(f => new FileInfo(f).Length);
-            var result = new ConvertResult(new("ZARR->RLDS conversion (decoded ZARR bytes)", mbps, "MB/s"),
+            var rlds = RldsDataset.Open(last!.Dataset.DatasetDirectory);
+            var rps = ReaderSamplesPerSecond(() => EpisodeDatasets.Open(rlds.Directory), o);
+            var lps = ReaderSamplesPerSecond(() => EpisodeDatasets.Open(lastLe!.Dataset.DatasetDirectory), o);
+            long rldsBytes = Directory.EnumerateFiles(rlds.Directory).Sum(f => new FileInfo(f).Length);
+            var result = new ConvertResult(new("ZARR->RLDS conversion (decoded bytes)", mbps, "MB/s"),
                 new("ZARR->RLDS conversion", sps, "steps/s"),
-                new($"RLDS loader, 3 views PNG decode + resize {o.ResizeTo}", lps, "samples/s"), rldsBytes);
-            foreach (var m in new[] { result.ConvertMegabytesPerSecond, result.ConvertStepsPerSecond, result.LoaderSamplesPerSecond }) log.WriteLine(m);
-            log.WriteLine(FormattableString.Invariant($"RLDS dataset {rldsBytes / 1e6:0.0} MB in {ds.ShardPaths.Count} shard(s)"));
+                new($"RLDS read, 3 views PNG + resize {o.ResizeTo}", rps, "samples/s"), rldsBytes)
+            {
+                LeRobotConvertMegabytesPerSecond = new("ZARR->LeRobot conversion (decoded bytes)", lembps, "MB/s"),
+                LeRobotReaderSamplesPerSecond = new($"LeRobot read, 3 views H.264 + resize {o.ResizeTo}", lps, "samples/s"),
+                LeRobotBytes = lastLe!.Dataset.NumBytes,
+            };
+            foreach (var m in result.Timings) log.WriteLine(m);
+            log.WriteLine(FormattableString.Invariant(
+                $"RLDS dataset {rldsBytes / 1e6:0.0} MB in {rlds.ShardPaths.Count} shard(s); LeRobot dataset {result.LeRobotBytes / 1e6:0.0} MB"));
             return result;
         }
         finally
         {
             if (o.WorkDirectory is null) Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Training-like reads through <see cref="IEpisodeDataset"/>: <see cref="ConvertOptions.ReaderSamples"/> samples at
+    /// seeded random steps, each decoding all views through <see cref="EpisodeData.Frame"/> and resizing, in parallel.
+    /// Each repeat opens the dataset afresh, so episode reads and (LeRobot) per-episode video decodes are counted.
+    /// </summary>
+    private static List<double> ReaderSamplesPerSecond(Func<IEpisodeDataset> open, ConvertOptions o)
+    {
+        var rates = new List<double>();
+        for (int r = 0; r < o.Repeats; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            var ds = open();
+            var episodes = ds.Episodes().ToArray();
+            var rng = new SplitMix64(1);
+            var samples = Enumerable.Range(0, o.ReaderSamples).Select(_ =>
+            {
+                int e = rng.NextInt(episodes.Length);
+                return (Episode: episodes[e], Step: rng.NextInt(episodes[e].Length));
+            }).ToArray();
+            Parallel.For(0, samples.Length, i =>
+            {
+                var (ep, step) = samples[i];
+                for (int v = 0; v < DatasetViews.Count; v++)
+                    if (ep.HasView(v)) ImageOps.ResizeBilinear(ep.Frame(v, step), o.ResizeTo, o.ResizeTo);
+            });
+            rates.Add(samples.Length / sw.Elapsed.TotalSeconds);
+        }
+        return rates;
     }
 
     private static long WriteRawInputs(string dir, IReadOnlyList<AgentEpisode> episodes, AgentStoreShape shape)

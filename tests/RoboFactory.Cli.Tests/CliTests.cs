@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using RoboFactory.Cli.Commands;
+using RoboFactory.Data.Zarr;
 
 namespace RoboFactory.Cli.Tests;
 
@@ -141,5 +142,58 @@ public class CliTests
             Assert.Contains("run `prepare --task LiftBarrier` first", err);
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    /// <summary>A finished two-episode store data/zarr/LiftBarrier_Agent0_2.zarr under <paramref name="dataDir"/>.</summary>
+    private static void MakeStore(string dataDir)
+    {
+        var shape = new AgentStoreShape(Height: 24, Width: 32, ChunkRows: 10);
+        string path = RoboFactoryZarrLayout.StorePath(Path.Combine(dataDir, "zarr"), "LiftBarrier", 0, 2);
+        var w = RoboFactoryZarrLayout.OpenWriter(path, shape, new ZarrEpisodeWriterOptions());
+        int frame = 3 * 24 * 32;
+        for (int e = 0; e < 2; e++)
+            w.AppendEpisode(new AgentEpisode
+            {
+                Seed = e, Length = 3, HeadCamera = new byte[3 * frame], WristCamera = new byte[3 * frame], GlobalCamera = new byte[3 * frame],
+                Action = new float[24], State = new float[24], TcpPose = new float[21],
+            }, shape);
+        w.Complete();
+    }
+
+    [Fact]
+    public void ConvertIntoAFinishedDatasetFailsInOneLineUnlessOverwrite()
+    {
+        string dir = Directory.CreateTempSubdirectory("rf-conv-").FullName;
+        try
+        {
+            MakeStore(dir);
+            foreach (var (format, expected) in new[] { ("lerobot", Path.Combine(dir, "out", "lift_barrier_agent0")), ("rlds", Path.Combine(dir, "out", "lift_barrier_agent0", "1.0.0")) })
+            {
+                string root = Path.Combine(dir, "out");
+                string[] args = ["convert", "--task", "LiftBarrier", "--agent-id", "0", "--data", dir, "--format", format, "--out", root];
+                var (code, output, err) = Run(args);
+                Assert.True(code == 0, err);
+                Assert.Contains($"-> {expected}: 2 episodes", output);
+                (code, _, err) = Run(args);
+                Assert.Equal(2, code);
+                Assert.Equal([$"error: {expected} already exists (a finished dataset); pass --overwrite to replace it"], err.Trim().Split('\n'));
+                (code, _, err) = Run([.. args, "--overwrite"]);
+                Assert.True(code == 0, err);
+                if (format == "lerobot") Directory.Delete(root, recursive: true);
+            }
+            var (c2, _, e2) = Run("convert", "--task", "LiftBarrier", "--agent-id", "0", "--data", dir, "--crf", "0");
+            Assert.Equal(2, c2);
+            Assert.Contains("--format lerobot", e2);
+            Assert.NotEqual(0, Run("convert", "--task", "LiftBarrier", "--format", "parquet").Code);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void ConvertHelpDocumentsTheLeRobotOptions()
+    {
+        var (code, output, _) = Run("convert", "--help");
+        Assert.Equal(0, code);
+        foreach (var flag in new[] { "--format", "--crf", "--pix-fmt", "data/lerobot" }) Assert.Contains(flag, output);
     }
 }

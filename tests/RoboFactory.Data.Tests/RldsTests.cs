@@ -142,37 +142,25 @@ public class RldsTests
     }
 
     [Fact]
-    public void Loader_is_seed_deterministic_covers_the_split_once_and_never_mixes_splits()
+    public void Episodes_read_through_the_dataset_interface_carry_the_recorded_values()
     {
         using var tmp = new TempDir();
         var (zarr, eps) = MakeStore(tmp);
-        var ds = RldsDataset.Open(ZarrToRlds.Convert(zarr, tmp["rlds"]).Dataset.DatasetDirectory);
-        var opts = new RldsLoaderOptions { Seed = 3, ShuffleBuffer = 16, ValidationFraction = 0.2, DecodeThreads = 2, ResizeTo = 16 };
-        var a = new RldsLoader(ds, opts).Select(s => (s.Episode, s.Step)).ToList();
-        var b = new RldsLoader(ds, opts).Select(s => (s.Episode, s.Step)).ToList();
-        Assert.Equal(a, b);
-        var trainEps = new RldsLoader(ds, opts).Episodes;
-        var valEps = new RldsLoader(ds, opts with { Split = RldsSplit.Validation }).Episodes;
-        Assert.Equal(2, valEps.Count);
-        Assert.Equal(trainEps.Sum(e => Lengths[e]), a.Count);
-        Assert.Equal(a.Count, a.Distinct().Count());
-        Assert.All(a, s => Assert.Contains(s.Episode, trainEps));
-        Assert.NotEqual(a.OrderBy(x => x.Episode).ThenBy(x => x.Step), a); // actually shuffled
-        var val = new RldsLoader(ds, opts with { Split = RldsSplit.Validation }).ToList();
-        Assert.All(val, s => Assert.Contains(s.Episode, valEps));
-        Assert.Equal(16, val[0].Image.Width);
-        Assert.NotEqual(a, new RldsLoader(ds, opts with { Seed = 4 }).Select(s => (s.Episode, s.Step)).ToList());
-
-        // Unshuffled, unresized samples carry exactly the recorded values.
-        var inOrder = new RldsLoader(ds, new RldsLoaderOptions { Split = RldsSplit.All, ShuffleBuffer = 0 }).ToList();
-        Assert.Equal(Lengths.Sum(), inOrder.Count);
-        var s0 = inOrder[Lengths[0] + 2]; // episode 1, step 2
-        Assert.Equal((1, 2), (s0.Episode, s0.Step));
-        Assert.Equal(eps[1].Action.AsSpan(16, 8).ToArray(), s0.Action);
-        Assert.Equal(Hwc(eps[1].HeadCamera, 2), s0.Image.Pixels);
-
-        // Repeat keeps going past one epoch.
-        Assert.Equal(3 * a.Count, new RldsLoader(ds, opts with { Repeat = true }).Take(3 * a.Count).Count());
+        IEpisodeDataset ds = EpisodeDatasets.Open(ZarrToRlds.Convert(zarr, tmp["rlds"]).Dataset.DatasetDirectory);
+        Assert.Equal(Lengths.Length, ds.EpisodeCount);
+        Assert.Equal([true, true, true], ds.Spec.HasView);
+        Assert.Equal(3, ds.Spec.LeadingViews);
+        var e1 = ds.Episode(1);
+        Assert.Equal((1, Lengths[1], "lift the barrier"), (e1.Index, e1.Length, e1.LanguageInstruction));
+        Assert.Equal(eps[1].Action, e1.Action);
+        Assert.Equal(eps[1].State, e1.State);
+        Assert.Equal(Hwc(eps[1].HeadCamera, 2), e1.Frame(0, 2).Pixels);
+        Assert.Equal(Hwc(eps[1].GlobalCamera!, 2), e1.Frame(1, 2).Pixels);
+        Assert.Equal(Hwc(eps[1].WristCamera!, 2), e1.Frame(2, 2).Pixels);
+        Assert.Throws<ArgumentOutOfRangeException>(() => e1.Frame(0, Lengths[1]));
+        // Episodes(indices) serves them in the order asked for.
+        Assert.Equal([7, 2, 7], ds.Episodes([7, 2, 7]).Select(e => e.Index));
+        Assert.Equal(Lengths.Sum(), ds.Episodes().Sum(e => e.Length));
     }
 
     [Fact]
@@ -186,10 +174,12 @@ public class RldsTests
         bytes[loc.Offset + 12 + loc.Length / 2] ^= 0x40;
         File.WriteAllBytes(loc.FilePath, bytes);
         var ds = RldsDataset.Open(ds0.Directory); // headers are intact, the payload is not
-        var e = Assert.Throws<TfRecordCorruptException>(() =>
-            new RldsLoader(ds, new RldsLoaderOptions { Split = RldsSplit.All, ShuffleBuffer = 0 }).ToList());
+        var e = Assert.Throws<TfRecordCorruptException>(() => ((IEpisodeDataset)ds).Episode(4));
         Assert.Equal(loc.FilePath, e.FilePath);
         Assert.Equal(loc.Offset, e.Offset);
+        // Streaming every episode hits it too; the neighbours still read.
+        Assert.Throws<TfRecordCorruptException>(() => ((IEpisodeDataset)ds).Episodes().ToList());
+        Assert.Equal(Lengths[3], ((IEpisodeDataset)ds).Episode(3).Length);
     }
 
     [Fact]

@@ -86,6 +86,27 @@ public class TrainingTests
     }
 
     [Fact]
+    public void Training_opens_a_LeRobot_dataset_like_an_RLDS_one()
+    {
+        using var tmp = new TempDir();
+        var rng = new Random(5);
+        var action = Enumerable.Range(0, 4 * 8).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        byte[] Cam() { var b = new byte[4 * 3 * 24 * 32]; rng.NextBytes(b); return b; }
+        var spec = new RoboFactory.Data.LeRobot.LeRobotDatasetSpec { Name = "lift_barrier_agent0", Width = 32, Height = 24 };
+        using (var w = new RoboFactory.Data.LeRobot.LeRobotDatasetWriter(tmp.File("lerobot"), spec))
+        {
+            w.Write(new RoboFactory.Data.LeRobot.LeRobotEpisode("lift the barrier", 4, new float[32], action, [Cam(), Cam(), Cam()]));
+            w.Complete();
+        }
+        string data = Path.Combine(tmp.File("lerobot"), "lift_barrier_agent0");
+        var o = Tiny(data, tmp.File("run")) with { MaxSteps = 2, ValFraction = 0, Logger = "none", Views = 3 };
+        using var t = VlaTrainer.Create(o);
+        Assert.IsType<RoboFactory.Data.LeRobot.LeRobotDataset>(t.Train.Dataset);
+        var m = t.TrainStep()!;
+        Assert.True(double.IsFinite(m.Loss), $"loss {m.Loss}");
+    }
+
+    [Fact]
     public void FullFinetune_OverfitsASmallBatch_ToNearZeroLoss()
     {
         using var tmp = new TempDir();

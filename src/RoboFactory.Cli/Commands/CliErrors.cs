@@ -1,3 +1,4 @@
+using RoboFactory.Data.Datasets;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Interop;
 
@@ -10,7 +11,7 @@ public static class CliErrors
     {
         try { action(); return 0; }
         catch (Exception e) when (e is ConfigException or ArgumentException or FileNotFoundException or DirectoryNotFoundException
-                                   or MuJoCoException or KeyNotFoundException or InvalidDataException)
+                                   or MuJoCoException or KeyNotFoundException or InvalidDataException or DatasetExistsException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;

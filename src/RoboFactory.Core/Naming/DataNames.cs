@@ -16,6 +16,8 @@ public static partial class DataNames
     public const string RldsVersion = "1.0.0";
     public const string DefaultZarrRoot = "data/" + ZarrFolder;
     public const string DefaultRldsRoot = "data/" + RldsFolder;
+    public const string LeRobotFolder = "lerobot";
+    public const string DefaultLeRobotRoot = "data/" + LeRobotFolder;
 
     /// <summary>"{Task}_Agent{i}_{num}.zarr".</summary>
     public static string ZarrStore(string task, int agentId, int numEpisodes) =>

@@ -1,3 +1,4 @@
+using RoboFactory.Data.LeRobot;
 using RoboFactory.Data.Rlds;
 
 namespace RoboFactory.Data.Datasets;
@@ -25,8 +26,13 @@ public static class EpisodeDatasets
     public static IEpisodeDataset Open(string directory) => Detect(directory) switch
     {
         DatasetFormat.Rlds => RldsDataset.Open(directory),
-        DatasetFormat.LeRobot => throw new NotSupportedException($"{directory}: LeRobot datasets are not readable yet"),
-        // Neither metadata file: let the RLDS reader name what is missing (it also explains a leftover .partial folder).
-        _ => RldsDataset.Open(directory),
+        DatasetFormat.LeRobot => LeRobotDataset.Open(directory),
+        _ => throw NotADataset(directory),
     };
+
+    private static Exception NotADataset(string directory) => Directory.Exists(directory + ".partial")
+        ? new IOException($"{directory} was never completed (only {directory}.partial exists); run convert again")
+        : new FileNotFoundException(
+            $"{directory} is not a dataset folder: it has neither dataset_info.json (RLDS) nor meta/info.json (LeRobot v3.0)",
+            Path.Combine(directory, "dataset_info.json"));
 }

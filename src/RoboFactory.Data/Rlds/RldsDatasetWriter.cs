@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using RoboFactory.Core.Imaging;
+using RoboFactory.Data.Datasets;
 using RoboFactory.Data.Stats;
 using RoboFactory.Data.TfRecord;
 
@@ -44,7 +45,7 @@ public sealed class RldsDatasetWriter : IDisposable
         _spec = spec;
         DatasetDirectory = Path.Combine(root, spec.Name, spec.Version);
         if (Directory.Exists(DatasetDirectory) && !overwrite)
-            throw new IOException($"{DatasetDirectory} already exists; pass overwrite to replace it");
+            throw new DatasetExistsException(DatasetDirectory);
         if (Directory.Exists(WorkingDirectory)) Directory.Delete(WorkingDirectory, recursive: true);
         Directory.CreateDirectory(WorkingDirectory);
     }

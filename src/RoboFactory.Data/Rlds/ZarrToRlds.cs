@@ -42,59 +42,33 @@ public static class ZarrToRlds
     {
         options ??= new ZarrToRldsOptions();
         var sw = Stopwatch.StartNew();
-        var store = ZarrEpisodeStore.Open(zarrPath);
-        ZarrEpisodeStore? globalStore = null;
-        string globalArray = RoboFactoryZarrLayout.GlobalCamera;
-        bool hasGlobal = options.IncludeGlobal && store.HasArray(globalArray);
-        if (options.IncludeGlobal && !hasGlobal && options.GlobalZarrPath is not null)
+        var source = AgentStoreReader.Open(zarrPath, new AgentStoreReadOptions
         {
-            globalStore = ZarrEpisodeStore.Open(options.GlobalZarrPath);
-            if (!globalStore.EpisodeEnds.SequenceEqual(store.EpisodeEnds))
-                throw new InvalidDataException($"{options.GlobalZarrPath}: episode_ends differ from {zarrPath}");
-            globalArray = RoboFactoryZarrLayout.HeadCamera;
-            hasGlobal = true;
-        }
-        bool hasWrist = options.IncludeWrist && store.HasArray(RoboFactoryZarrLayout.WristCamera);
-        var head = store.OpenArray<byte>(RoboFactoryZarrLayout.HeadCamera);
-        int height = (int)head.Shape[2], width = (int)head.Shape[3];
-        var action = store.OpenArray<float>(RoboFactoryZarrLayout.Action);
-        var state = store.OpenArray<float>(RoboFactoryZarrLayout.State);
-        string instruction = options.LanguageInstruction
-            ?? (string?)store.Attributes["language_instruction"]
-            ?? throw new ArgumentException($"{zarrPath} has no language_instruction attribute; pass LanguageInstruction");
-
+            LanguageInstruction = options.LanguageInstruction, GlobalZarrPath = options.GlobalZarrPath,
+            IncludeGlobal = options.IncludeGlobal, IncludeWrist = options.IncludeWrist,
+        });
+        int height = source.Height, width = source.Width;
         var spec = new RldsDatasetSpec
         {
             Name = options.DatasetName ?? DatasetNameFor(zarrPath),
-            Description = $"RoboFactory demonstrations converted from {Path.GetFileName(zarrPath)}.",
-            Height = height, Width = width, StateDim = (int)state.Shape[1], ActionDim = (int)action.Shape[1],
-            HasGlobalImage = hasGlobal, HasWristImage = hasWrist,
+            Description = $"RoboFactory demonstrations converted from {source.SourceName}.",
+            Height = height, Width = width, StateDim = source.StateDim, ActionDim = source.ActionDim,
+            HasGlobalImage = source.HasGlobal, HasWristImage = source.HasWrist,
         };
-        int episodes = Math.Min(store.EpisodeCount, options.MaxEpisodes ?? int.MaxValue);
-        string sourceName = Path.GetFileName(Path.TrimEndingDirectorySeparator(zarrPath));
+        int episodes = Math.Min(source.EpisodeCount, options.MaxEpisodes ?? int.MaxValue);
 
         Loaded Load(int e)
         {
-            int t = store.EpisodeLength(e);
-            var (s, _) = store.EpisodeRange(e);
-            long bytes = 0;
-            RldsImageSeries Img(ZarrEpisodeStore st, string name)
-            {
-                var chw = st.OpenArray<byte>(name).ReadRows(s, t);
-                bytes += chw.Length;
-                return RldsImageSeries.FromChw(chw, t, height, width);
-            }
+            var raw = source.Read(e);
+            RldsImageSeries? Img(byte[]? chw) => chw is null ? null : RldsImageSeries.FromChw(chw, raw.Length, height, width);
             var ep = new RldsEpisode
             {
-                LanguageInstruction = instruction, Length = t,
-                Image = Img(store, RoboFactoryZarrLayout.HeadCamera),
-                WristImage = hasWrist ? Img(store, RoboFactoryZarrLayout.WristCamera) : null,
-                GlobalImage = hasGlobal ? Img(globalStore ?? store, globalArray) : null,
-                State = state.ReadRows(s, t), Action = action.ReadRows(s, t),
-                FilePath = $"{sourceName}#episode={e}", EpisodeIndex = e,
+                LanguageInstruction = source.Instruction, Length = raw.Length,
+                Image = Img(raw.HeadChw)!, WristImage = Img(raw.WristChw), GlobalImage = Img(raw.GlobalChw),
+                State = raw.State, Action = raw.Action,
+                FilePath = $"{source.SourceName}#episode={e}", EpisodeIndex = e,
             };
-            bytes += (ep.State.Length + ep.Action.Length) * 4L;
-            return new Loaded(e, ep, bytes);
+            return new Loaded(e, ep, raw.Bytes);
         }
 
         using var writer = new RldsDatasetWriter(outRoot, spec, options.Overwrite)

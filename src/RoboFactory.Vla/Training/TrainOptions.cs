@@ -14,7 +14,7 @@ public sealed record TrainOptions
     /// <summary>Task name, with or without the "-rf" suffix (LiftBarrier, LiftBarrier-rf).</summary>
     public string Task { get; init; } = "LiftBarrier";
     public int AgentId { get; init; }
-    /// <summary>RLDS dataset folder (…/1.0.0); default data/rlds/{task_snake}_agent{id}/1.0.0.</summary>
+    /// <summary>Dataset folder in any format <see cref="EpisodeDatasets.Open"/> reads (RLDS …/1.0.0 or a LeRobot v3.0 folder); default data/rlds/{task_snake}_agent{id}/1.0.0.</summary>
     public string? DataPath { get; init; }
     /// <summary>"tiny" (built from scratch with <see cref="Seed"/>) or a Hugging Face OpenVLA folder (the frozen base).</summary>
     public string Model { get; init; } = "tiny";
