@@ -1,4 +1,5 @@
 using RoboFactory.Vla.Policies.OpenVla;
+using RoboFactory.Vla.Policies.OpenVlaOft;
 
 namespace RoboFactory.Vla.Policies;
 
@@ -15,6 +16,7 @@ public static class PolicyRegistry
     static readonly PolicyEntry[] Entries =
     [
         new(OpenVlaTokenPolicy.PolicyName, "OpenVLA with 256-bin action tokens (greedy or expected decoding)", 1, OpenVlaTokenPolicy.Create, OpenVlaTokenPolicy.LoadAgents),
+        new(OpenVlaOftPolicy.PolicyName, "OpenVLA-OFT: parallel decoding of an action chunk in one pass, continuous actions from an L1 head", 8, OpenVlaOftPolicy.Create, OpenVlaOftPolicy.LoadAgents),
     ];
 
     /// <summary>What `train --policy` defaults to.</summary>

@@ -26,10 +26,12 @@ public sealed class VlaBatch : Policies.IPolicyBatch
     public required (int Episode, int Step)[] Origins { get; init; }
     /// <summary>[B, K·D] fp32: the normalised action chunk of each sample (OpenVLA-OFT's regression target).</summary>
     public required Tensor Targets { get; init; }
+    /// <summary>[B, K·D] int64: per sample the text positions of its action labels in order (OFT's placeholders).</summary>
+    public required Tensor PlaceholderIndex { get; init; }
     /// <summary>[B, state_dim] fp32: the normalised joint state, when the data serves it as a vector (OFT's proprio projector).</summary>
     public Tensor? State { get; init; }
     public int Size => NormalizedActions.Length;
-    public void Dispose() { PixelValues.Dispose(); InputIds.Dispose(); AttentionMask.Dispose(); Labels.Dispose(); ActionTargets.Dispose(); Targets.Dispose(); State?.Dispose(); }
+    public void Dispose() { PixelValues.Dispose(); InputIds.Dispose(); AttentionMask.Dispose(); Labels.Dispose(); ActionTargets.Dispose(); Targets.Dispose(); PlaceholderIndex.Dispose(); State?.Dispose(); }
 }
 
 /// <summary>
@@ -263,6 +265,8 @@ public sealed class VlaTrainingData : Policies.IPolicyData
         var flatLabels = new long[b * len];
         var mask = new bool[b * len];
         var targets = new double[b * len];
+        int nAct = norm[0].Length;
+        var placeholderIndex = new long[b * nAct];
         Array.Fill(flatIds, PadId);
         Array.Fill(flatLabels, -100L);
         for (int i = 0; i < b; i++)
@@ -272,7 +276,7 @@ public sealed class VlaTrainingData : Policies.IPolicyData
             for (int t = 0; t < ids[i].Length; t++) mask[i * len + t] = true;
             // the d-th action label of sample i encodes norm[i][d]
             for (int t = 0, d = 0; t < labels[i].Length && d < norm[i].Length; t++)
-                if (Actions.IsActionToken(labels[i][t])) targets[i * len + t] = norm[i][d++];
+                if (Actions.IsActionToken(labels[i][t])) { placeholderIndex[i * nAct + d] = t; targets[i * len + t] = norm[i][d++]; }
         }
         return new VlaBatch
         {
@@ -281,7 +285,8 @@ public sealed class VlaTrainingData : Policies.IPolicyData
             AttentionMask = torch.tensor(mask, new long[] { b, len }),
             Labels = torch.tensor(flatLabels, new long[] { b, len }),
             ActionTargets = torch.tensor(targets, new long[] { b, len }),
-            Targets = torch.tensor(norm.SelectMany(x => x).ToArray(), new long[] { b, norm[0].Length }),
+            Targets = torch.tensor(norm.SelectMany(x => x).ToArray(), new long[] { b, nAct }),
+            PlaceholderIndex = torch.tensor(placeholderIndex, new long[] { b, nAct }),
             State = ProprioVector is null ? null
                 : torch.tensor(locs.SelectMany(l => NormalizedState(l.Slot, l.Step)).ToArray(), new long[] { b, ds.Spec.StateDim }),
             NormalizedActions = norm,

@@ -40,6 +40,8 @@ public sealed record VlaPolicyInfo
     public double[]? ProprioQ01 { get; init; }
     public double[]? ProprioQ99 { get; init; }
     public long Step { get; init; }
+    /// <summary>openvla-oft: "bidirectional" or "causal" attention in its one forward pass (null for openvla).</summary>
+    public string? Attention { get; init; }
 
     [System.Text.Json.Serialization.JsonIgnore]
     public ProprioStatistics? Proprio => ProprioQ01 is not null && ProprioQ99 is not null ? new ProprioStatistics(ProprioQ01, ProprioQ99) : null;
