@@ -20,7 +20,7 @@ public sealed record EvalOptions(
 /// <summary>One evaluated episode as written to results.json.</summary>
 /// <param name="Evaluation">the task's sub-conditions at success, else at the last step (null when no step was taken)</param>
 public sealed record EpisodeResult(int Seed, bool Success, int Steps, double WallSeconds, string? FailureReason, int ClippedActions, string? Video,
-    TaskEvaluation? Evaluation = null);
+    TaskEvaluation? Evaluation = null, int PolicyCalls = 0, double PolicySeconds = 0);
 
 public sealed record EvalSummary(int Episodes, int Successes, double SuccessRate, double WilsonLow, double WilsonHigh, double MeanSteps, bool Interrupted);
 
@@ -100,7 +100,7 @@ public static class Evaluator
                     }
                     finally { video?.Finish(); }
                     var res = new EpisodeResult(seed, r.Success, r.Steps, Math.Round(sw.Elapsed.TotalSeconds, 3), FailureReason(r, evaluation),
-                        r.ClippedActions, video is null ? null : Path.GetFileName(video.Path), evaluation);
+                        r.ClippedActions, video is null ? null : Path.GetFileName(video.Path), evaluation, r.PolicyCalls, r.PolicySeconds);
                     results[k] = res;
                     progress?.Report(res);
                     if (!r.Success) log?.Invoke($"seed {seed}: failed after {r.Steps} steps: {res.FailureReason}");
@@ -170,6 +170,7 @@ public static class Evaluator
                 ["seed"] = r.Seed, ["success"] = r.Success, ["steps"] = r.Steps, ["wall_time_s"] = r.WallSeconds,
                 ["failure_reason"] = r.FailureReason, ["clipped_actions"] = r.ClippedActions, ["video"] = r.Video,
                 ["conditions"] = Conditions(r.Evaluation),
+                ["policy_calls"] = r.PolicyCalls, ["policy_seconds"] = r.PolicySeconds,
             }).ToArray()),
         };
         string tmp = path + ".tmp";

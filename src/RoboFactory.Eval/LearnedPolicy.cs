@@ -59,7 +59,15 @@ public sealed class LearnedPolicy : ClosedLoopPolicy
             if (trainedAs != name) throw new ArgumentException($"{d} holds a {trainedAs} checkpoint, not {name} (pass --policy {trainedAs})");
         }
         var loaded = entry.LoadAgents(checkpointDirs, options ?? new PolicyLoadOptions());
-        return new LearnedPolicy(name, loaded, loaded.Actors.Select(a => new Agent(a)).ToList());
+
+        var o = options ?? new PolicyLoadOptions();
+        foreach (var a in loaded.Actors)
+            if (o.ExecuteSteps is int n && (n < 1 || n > a.ActionChunk))
+            {
+                loaded.Dispose();
+                throw new ArgumentException($"--execute-steps {n}: {a.Source} predicts chunks of {a.ActionChunk}; expected 1..{a.ActionChunk}");
+            }
+        return new LearnedPolicy(name, loaded, loaded.Actors.Select(a => new Agent(a, o.ExecuteSteps ?? a.ActionChunk)).ToList());
     }
 
     public override void Validate(MultiAgentEnv env, IReadOnlyList<int> seeds)
@@ -81,13 +89,14 @@ public sealed class LearnedPolicy : ClosedLoopPolicy
     public override void Dispose() => loaded.Dispose();
 
     /// <summary>
-    /// One agent: asks its policy for an action chunk and executes the chunk's actions on consecutive steps before
-    /// asking again; the joint state comes from the measured qpos, as in the datasets.
+    /// One agent: asks its policy for an action chunk and executes its first N actions (--execute-steps; default the
+    /// whole chunk) on consecutive steps before asking again; the joint state comes from the measured qpos, as in the datasets.
     /// </summary>
-    private sealed class Agent(IPolicyActor actor) : IAgentPolicy
+    private sealed class Agent(IPolicyActor actor, int executeSteps) : IAgentPolicy
     {
         readonly Queue<double[]> pending = new();
         public int Queries { get; private set; }
+        public int Calls => Queries;
 
         public void Reset(int seed) => pending.Clear();
 
@@ -99,7 +108,7 @@ public sealed class LearnedPolicy : ClosedLoopPolicy
                 .Select(img => img ?? throw new InvalidOperationException("a learned policy needs rendered observations")).ToList();
             Queries++;
             var chunk = actor.Act(new PolicyObservation(views, instruction, actor.UsesState ? o.JointState() : null));
-            foreach (var a in chunk.Skip(1)) pending.Enqueue(a);
+            foreach (var a in chunk.Skip(1).Take(executeSteps - 1)) pending.Enqueue(a); // the first N of each chunk, then ask again
             return chunk[0];
         }
     }

@@ -9,10 +9,14 @@ public interface IAgentPolicy
 {
     void Reset(int seed);
     double[] Act(AgentObservation observation, string instruction);
+    /// <summary>Calls of the underlying model so far (a chunked policy calls it once per executed chunk); 0 for scripted ones.</summary>
+    int Calls => 0;
 }
 
 /// <summary>How one episode ended.</summary>
-public sealed record EpisodeRun(int Seed, bool Success, int Steps, string? FailureReason, int ClippedActions);
+/// <param name="PolicyCalls">model calls over all agents in this episode</param>
+/// <param name="PolicySeconds">wall seconds spent inside the agents' Act over the episode</param>
+public sealed record EpisodeRun(int Seed, bool Success, int Steps, string? FailureReason, int ClippedActions, int PolicyCalls = 0, double PolicySeconds = 0);
 
 /// <summary>A way of acting in every episode of an evaluation: scripted experts, replayed demos, or learned policies.</summary>
 public abstract class EvalPolicy : IDisposable
@@ -68,23 +72,29 @@ public class ClosedLoopPolicy(string name, IReadOnlyList<IAgentPolicy> agents, b
         var obs = env.Reset(seed);
         foreach (var a in agents) a.Reset(seed);
         int clipped = 0;
+        int calls0 = agents.Sum(a => a.Calls);
+        var inPolicy = new System.Diagnostics.Stopwatch();
+        EpisodeRun Done(bool success, int steps, string? reason) =>
+            new(seed, success, steps, reason, clipped, agents.Sum(a => a.Calls) - calls0, Math.Round(inPolicy.Elapsed.TotalSeconds, 4));
         for (int t = 0; t < maxSteps; t++)
         {
             cancel.ThrowIfCancellationRequested();
             var actions = new double[env.AgentCount][];
             for (int i = 0; i < actions.Length; i++)
             {
+                inPolicy.Start();
                 actions[i] = agents[i].Act(obs.Agents[i], env.Task.Instruction);
+                inPolicy.Stop();
                 clipped += Sanitize(actions[i], obs.Agents[i]);
             }
             var result = env.Step(actions);
             onStep?.Invoke(obs, actions, result);
             obs = result.Observation;
-            if (result.Success) return new EpisodeRun(seed, true, t + 1, null, clipped);
-            if (result.Info.Unstable) return new EpisodeRun(seed, false, t + 1, result.Info.FailureReason, clipped);
-            if (result.Truncated) return new EpisodeRun(seed, false, t + 1, $"reached max_episode_steps ({env.Task.MaxEpisodeSteps})", clipped);
+            if (result.Success) return Done(true, t + 1, null);
+            if (result.Info.Unstable) return Done(false, t + 1, result.Info.FailureReason);
+            if (result.Truncated) return Done(false, t + 1, $"reached max_episode_steps ({env.Task.MaxEpisodeSteps})");
         }
-        return new EpisodeRun(seed, false, maxSteps, $"not solved within --max-steps {maxSteps}", clipped);
+        return Done(false, maxSteps, $"not solved within --max-steps {maxSteps}");
     }
 
     /// <summary>Makes an action safe to execute; returns how many values had to be changed.</summary>

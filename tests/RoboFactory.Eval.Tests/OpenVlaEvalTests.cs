@@ -13,16 +13,16 @@ public class OpenVlaEvalTests : IDisposable
 
     private PrepareResult? prep;
 
-    private string TrainAgents(int views, bool proprio = false, int chunk = 1)
+    private string TrainAgents(int views, bool proprio = false, int chunk = 1, string policy = "openvla")
     {
         prep ??= DemoRecorder.Run(new PrepareOptions("LiftBarrier", 1, OutRoot: Path.Combine(root, "zarr")));
-        string ckpts = Path.Combine(root, $"ckpt{views}_{proprio}_{chunk}");
+        string ckpts = Path.Combine(root, $"ckpt{views}_{proprio}_{chunk}_{policy}");
         for (int i = 0; i < prep.Stores.Count; i++)
         {
             var ds = ZarrToRlds.Convert(prep.Stores[i], Path.Combine(root, "rlds"), new ZarrToRldsOptions { Overwrite = true }).Dataset;
             using var trainer = VlaTrainer.Create(new TrainOptions
             {
-                Task = "LiftBarrier", AgentId = i, DataPath = ds.DatasetDirectory, MaxSteps = 2, BatchSize = 2, SaveEvery = 2,
+                Policy = policy, Task = "LiftBarrier", AgentId = i, DataPath = ds.DatasetDirectory, MaxSteps = 2, BatchSize = 2, SaveEvery = 2,
                 ValEvery = 0, ValFraction = 0, Views = views, Proprio = proprio, ActionChunk = chunk, CheckpointRoot = ckpts, Logger = "none", Plots = false,
             });
             trainer.Run();
@@ -67,6 +67,28 @@ public class OpenVlaEvalTests : IDisposable
         Assert.DoesNotContain("policy error", report.Results[0].FailureReason ?? "");
         // steps 0, 3 and 6 ask the model; 1, 2, 4, 5 replay the chunk: 3 queries for each of the 2 agents
         Assert.Equal(6, policy!.Queries);
+    }
+
+    [Fact]
+    public void OftAgents_RunTheFirstNActionsOfEachChunk_AndResultsRecordThePolicyCalls()
+    {
+        var (cfg, _) = TaskRegistry.Load("LiftBarrier");
+        var dirs = LearnedPolicy.CheckpointDirs(TrainAgents(views: 3, proprio: true, chunk: 4, policy: "openvla-oft"), cfg, "openvla-oft");
+        Assert.Equal("openvla-oft", LearnedPolicy.PolicyOf(dirs));
+        LearnedPolicy? policy = null;
+        var report = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 7, OutRoot: root, Run: "oft"),
+            () => policy = LearnedPolicy.Load(dirs, options: new Vla.Policies.PolicyLoadOptions(ExecuteSteps: 3)));
+        var e = Assert.Single(report.Results);
+        Assert.Equal(7, e.Steps);
+        Assert.DoesNotContain("policy error", e.FailureReason ?? "");
+        // chunks of 4, 3 executed: steps 0, 3 and 6 ask the model, for each of the 2 agents
+        Assert.Equal(6, policy!.Queries);
+        Assert.Equal(6, e.PolicyCalls);
+        Assert.True(e.PolicySeconds > 0);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(report.ResultsPath))!;
+        Assert.Equal(6, json["episodes"]![0]!["policy_calls"]!.GetValue<int>());
+        Assert.Throws<ArgumentException>(() => LearnedPolicy.Load(dirs, options: new Vla.Policies.PolicyLoadOptions(ExecuteSteps: 5)));
+        Assert.Throws<ArgumentException>(() => LearnedPolicy.Load(dirs, "openvla"));
     }
 
     [Fact]

@@ -35,8 +35,9 @@ public static class EvalCommand
             DefaultValueFactory = _ => "greedy",
         };
         decoding.AcceptOnlyFromAmong("greedy", "action-greedy", "expected");
+        var execute = new Option<int?>("--execute-steps") { Description = "Trained policies: actions executed from each predicted chunk before asking again (default: the whole chunk; RoboFactory's Diffusion Policy executes 6 of 8)" };
         var data = new Option<string>("--data") { Description = "replay: data folder holding zarr/{Task}_Agent{i}_{num}.zarr", DefaultValueFactory = _ => "data" };
-        foreach (var o in new Option[] { policy, task, config, checkpoints, device, decoding, episodes, seedStart, maxSteps, workers, video, outDir, run, data }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { policy, task, config, checkpoints, device, decoding, episodes, seedStart, maxSteps, workers, video, outDir, run, data, execute }) cmd.Options.Add(o);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             string taskName = r.GetValue(task)!;
@@ -47,7 +48,7 @@ public static class EvalCommand
                 "expert" => () => new ExpertPolicy(taskName),
                 "replay" => ReplayFactory(taskName, r.GetValue(data)!, r.GetValue(config)),
                 string name => LearnedFactory(name == "auto" ? null : name, taskName,
-                    r.GetValue(checkpoints) ?? RunNames.CheckpointRoot(name == "auto" ? PolicyRegistry.DefaultName : name), r.GetValue(device)!, r.GetValue(decoding)!, r.GetValue(config)),
+                    r.GetValue(checkpoints) ?? RunNames.CheckpointRoot(name == "auto" ? PolicyRegistry.DefaultName : name), r.GetValue(device)!, r.GetValue(decoding)!, r.GetValue(config), r.GetValue(execute)),
                 null => throw new ArgumentException("--policy is required"),
             };
             using var cts = new CancellationTokenSource();
@@ -73,11 +74,11 @@ public static class EvalCommand
         return cmd;
     }
 
-    private static Func<EvalPolicy> LearnedFactory(string? policy, string task, string root, string device, string decoding, string? configFile)
+    private static Func<EvalPolicy> LearnedFactory(string? policy, string task, string root, string device, string decoding, string? configFile, int? executeSteps)
     {
         var (cfg, _) = TaskRegistry.Load(task, configFile);
         var dirs = LearnedPolicy.CheckpointDirs(root, cfg, policy ?? PolicyRegistry.DefaultName); // missing checkpoints are refused before anything is loaded
-        var options = new PolicyLoadOptions(device, Vla.Tokenization.ActionDecoder.Parse(decoding));
+        var options = new PolicyLoadOptions(device, Vla.Tokenization.ActionDecoder.Parse(decoding), executeSteps);
         string name = policy ?? LearnedPolicy.PolicyOf(dirs);
         return () => LearnedPolicy.Load(dirs, name, options);
     }

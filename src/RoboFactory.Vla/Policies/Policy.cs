@@ -90,4 +90,5 @@ public sealed class LoadedAgents(IReadOnlyList<IPolicyActor> actors, Action disp
 
 /// <summary>How eval loads the agents' policies.</summary>
 /// <param name="Decoding">openvla: how action tokens are decoded</param>
-public sealed record PolicyLoadOptions(string Device = "cpu", Tokenization.ActionDecoding Decoding = Tokenization.ActionDecoding.Greedy);
+/// <param name="ExecuteSteps">actions executed from each predicted chunk before the policy is asked again (null: the whole chunk)</param>
+public sealed record PolicyLoadOptions(string Device = "cpu", Tokenization.ActionDecoding Decoding = Tokenization.ActionDecoding.Greedy, int? ExecuteSteps = null);
