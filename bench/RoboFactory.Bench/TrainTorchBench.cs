@@ -57,8 +57,12 @@ public sealed record TrainVsTorchResult(Timing Ours, Timing Torch, Timing OursCp
 public static class TrainTorchBench
 {
     public const string ScriptName = "tiny_train_torch.py";
-    /// <summary>Debian's OpenBLAS (libopenblas0-pthread): put first on the child's library path when present.</summary>
-    const string OpenBlasDir = "/usr/lib/x86_64-linux-gnu/openblas-pthread";
+    /// <summary>
+    /// Debian's OpenBLAS in its OpenMP build (libopenblas0-openmp): put first on the child's library path when present.
+    /// It shares torch's OpenMP threads; the pthread build runs a second pool of its own, and with 2 threads on 2 cores
+    /// the two pools made PyTorch several times slower.
+    /// </summary>
+    const string OpenBlasDir = "/usr/lib/x86_64-linux-gnu/openblas-openmp";
 
     public static TrainVsTorchResult Run(TrainVsTorchOptions o, TextWriter log)
     {
@@ -118,7 +122,9 @@ public static class TrainTorchBench
         string core = torchInfo["openblas_core"]?.GetValue<string>() ?? "";
         facts.Add($"PyTorch {torchInfo["torch"]} ({o.Python}); BLAS: {(blas.Length == 0 ? "none found" : blas)}{(core.Length > 0 ? $", OpenBLAS kernel {core}" : "")}");
         if (blas.Contains("/blas/libblas", StringComparison.Ordinal) && !blas.Contains("openblas", StringComparison.Ordinal))
-            facts.Add("WARNING: PyTorch ran on the netlib reference BLAS (about 10x slower than OpenBLAS here): install libopenblas0-pthread (scripts/setup.sh) for a fair comparison");
+            facts.Add("WARNING: PyTorch ran on the netlib reference BLAS (about 10x slower than OpenBLAS here): install libopenblas0-openmp (scripts/setup.sh) for a fair comparison");
+        if (blas.Contains("openblas-pthread", StringComparison.Ordinal) && o.Threads > 1)
+            facts.Add("WARNING: PyTorch ran on OpenBLAS's pthread build, whose thread pool competes with torch's OpenMP threads: install libopenblas0-openmp (scripts/setup.sh) for a fair comparison");
         if (torchInfo["openblas_env"] is JsonObject env && env.Any(kv => kv.Key != "OPENBLAS_NUM_THREADS"))
             facts.Add($"note: {string.Join(" ", env.Where(kv => kv.Key != "OPENBLAS_NUM_THREADS").Select(kv => $"{kv.Key}={kv.Value}"))} is set and may slow OpenBLAS (see docs/training.md)");
         facts.Add($"ours: TorchSharp {typeof(torch).Assembly.GetName().Version} (libtorch's bundled MKL for the matmuls)");
@@ -298,7 +304,7 @@ public static class TrainTorchBench
                 "--action-chunk", $"{o.ActionChunk}", "--prompt-tokens", $"{promptTokens}", "--seed", $"{o.Seed}",
             })
                 psi.ArgumentList.Add(a);
-            // Debian's torch takes libblas.so.3 from the alternatives system; prefer OpenBLAS when it is installed.
+            // Debian's torch takes libblas.so.3 from the alternatives system; prefer OpenBLAS (OpenMP build) when installed.
             if (Directory.Exists(OpenBlasDir))
             {
                 string? old = Environment.GetEnvironmentVariable("LD_LIBRARY_PATH");
@@ -357,13 +363,13 @@ public static class TrainTorchBench
         Process? p = null;
         try { p = Process.Start(psi); }
         catch (System.ComponentModel.Win32Exception) { }
-        if (p is null) throw new FileNotFoundException($"{python} not found: install python3-torch (sudo apt-get install -y python3-torch libopenblas0-pthread, or scripts/setup.sh)");
+        if (p is null) throw new FileNotFoundException($"{python} not found: install python3-torch (sudo apt-get install -y python3-torch libopenblas0-openmp, or scripts/setup.sh)");
         using (p)
         {
             p.StandardOutput.ReadToEnd(); p.StandardError.ReadToEnd();
             p.WaitForExit();
             if (p.ExitCode != 0)
-                throw new FileNotFoundException($"{python} cannot import torch: install Debian's PyTorch with `sudo apt-get install -y python3-torch libopenblas0-pthread` (or scripts/setup.sh)");
+                throw new FileNotFoundException($"{python} cannot import torch: install Debian's PyTorch with `sudo apt-get install -y python3-torch libopenblas0-openmp` (or scripts/setup.sh)");
         }
     }
 

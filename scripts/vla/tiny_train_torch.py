@@ -13,8 +13,9 @@ scripts/vla/make_parity_fixtures.py and src/RoboFactory.Vla/Model, so the parame
 Prints one JSON line on stdout: samples/s and process CPU seconds per timed step, the mean phase times (forward, backward, clip, optimizer),
 the step-0 loss, the parameter count and the shapes.
 
-Run with Debian's interpreter (python3-torch):
-    /usr/bin/python3 scripts/vla/tiny_train_torch.py --threads 2 --batch-size 8 --steps 10
+Run with Debian's interpreter (python3-torch) and OpenBLAS's OpenMP build, as `bench train --torch` does:
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
+        /usr/bin/python3 scripts/vla/tiny_train_torch.py --threads 2 --batch-size 8 --steps 10
 """
 import argparse
 import ctypes
