@@ -20,6 +20,10 @@ PACKAGES=(
   python3 python3-numpy python3-zarr python3-numcodecs python3-protobuf python3-sentencepiece sentencepiece python3-av
   # DuckDB for the LeRobot parquet tests runs under Node.js
   nodejs
+  # `bench train --torch`: the same tiny model trained in Debian's PyTorch (scripts/vla/tiny_train_torch.py), with
+  # OpenBLAS for its fp32 matmuls (without it libblas.so.3 is the netlib reference BLAS, about 10x slower), in its
+  # OpenMP build (the pthread build's own thread pool competes with torch's OpenMP threads)
+  python3-torch libopenblas0-openmp
 )
 
 missing=()

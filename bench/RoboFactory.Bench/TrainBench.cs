@@ -21,7 +21,7 @@ public sealed record TrainBenchResult(IReadOnlyList<Timing> Timings, IReadOnlyLi
 /// </summary>
 public static class TrainBench
 {
-    static string MakeDataset(string root, int episodes = 4, int steps = 16)
+    internal static string MakeDataset(string root, int episodes = 4, int steps = 16)
     {
         var spec = new RldsDatasetSpec { Name = "bench_agent0", Height = 240, Width = 320 };
         using var w = new RldsDatasetWriter(root, spec);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using RoboFactory.Bench;
 
 namespace RoboFactory.Cli.Commands;
@@ -14,8 +15,47 @@ public static class BenchCommands
         bench.Subcommands.Add(Convert());
         bench.Subcommands.Add(EvalBenchCommand());
         bench.Subcommands.Add(ModelCommands.BuildBenchCommand());
-        bench.Subcommands.Add(TrainCommands.BuildBench());
+        bench.Subcommands.Add(WithTorchComparison(TrainCommands.BuildBench()));
         return bench;
+    }
+
+    /// <summary>
+    /// `bench train` as TrainCommands builds it, plus --torch: our tiny training step side by side with the same model
+    /// in Debian's PyTorch (TrainTorchBench), and --threads for either mode. Without --torch it runs as before.
+    /// </summary>
+    private static Command WithTorchComparison(Command cmd)
+    {
+        var original = cmd.Action as SynchronousCommandLineAction ?? throw new InvalidOperationException("bench train has no synchronous action");
+        var defaults = new TrainVsTorchOptions();
+        var torchOpt = new Option<bool>("--torch") { Description = "Instead: samples/s of our tiny training step vs the same model trained in Debian's PyTorch (python3-torch; scripts/vla/tiny_train_torch.py), same threads, batch, shapes (the quickstart recipe: 84 px, 3 views, state tokens, 4-action chunks) and steps (--steps timed steps per round and side), alternated; prints both, the ratio and per-phase times" };
+        var threads = new Option<int?>("--threads") { Description = $"Torch intra-op threads (both sides with --torch; default {defaults.Threads})" };
+        var rounds = new Option<int>("--rounds") { Description = "With --torch: alternated rounds of (ours, PyTorch)", DefaultValueFactory = _ => defaults.Rounds };
+        var warmup = new Option<int>("--warmup") { Description = "With --torch: untimed steps at the start of each round", DefaultValueFactory = _ => defaults.Warmup };
+        var python = new Option<string>("--python") { Description = "With --torch: the interpreter with torch (Debian's python3-torch)", DefaultValueFactory = _ => defaults.Python };
+        var steps = cmd.Options.OfType<Option<int>>().Single(o => o.Name == "--steps");
+        var batch = cmd.Options.OfType<Option<int>>().Single(o => o.Name == "--batch-size");
+        foreach (var o in new Option[] { torchOpt, threads, rounds, warmup, python }) cmd.Options.Add(o);
+        cmd.Description += " With --torch: our tiny training step vs the same model in PyTorch, side by side (ratio ours/PyTorch, target >= 1).";
+        cmd.SetAction(r =>
+        {
+            if (r.GetValue(threads) is int t)
+            {
+                if (t <= 0) { Console.Error.WriteLine("error: --threads must be positive"); return 2; }
+                TorchSharp.torch.set_num_threads(t);
+            }
+            if (!r.GetValue(torchOpt)) return original.Invoke(r);
+            return CliErrors.Run(() =>
+            {
+                var res = TrainTorchBench.Run(defaults with
+                {
+                    Threads = r.GetValue(threads) ?? defaults.Threads, BatchSize = r.GetValue(batch), Steps = r.GetValue(steps),
+                    Rounds = r.GetValue(rounds), Warmup = r.GetValue(warmup), Python = r.GetValue(python)!,
+                }, Console.Out);
+                Console.WriteLine();
+                TrainTorchBench.Print(res, Console.Out);
+            });
+        });
+        return cmd;
     }
 
     private static Command Sim()
