@@ -166,12 +166,12 @@ public static class TrainTorchBench
             {
                 DataPath = TrainBench.MakeDataset(Path.Combine(tmp, "rlds")), OutDir = Path.Combine(tmp, "run"), Model = "tiny",
                 ImageSize = o.ImageSize, ImageAug = false, Proprio = o.StateDim > 0, ActionChunk = o.ActionChunk, BatchSize = o.BatchSize,
-                Seed = o.Seed, Logger = "none", ValEvery = 0, SaveEvery = 0, ValFraction = 0, Plots = false,
+                Seed = o.Seed, Logger = "none", ValEvery = 0, SaveEvery = 0, ValFraction = 0, Plots = false, LogEvery = 1,
             };
             using var t = VlaTrainer.Create(to);
             for (int i = 0; i < o.Warmup; i++) t.TrainStep();
             var rates = new List<double>();
-            for (int i = 0; i < o.Steps; i++) rates.Add(t.TrainStep().SamplesPerSecond);
+            for (int i = 0; i < o.Steps; i++) rates.Add(t.TrainStep()!.SamplesPerSecond);
             var timing = new Timing("ours, VlaTrainer.TrainStep incl. data", rates, "samples/s");
             log.WriteLine(FormattableString.Invariant($"  trainer (data pipeline + metrics included): median {timing.Median,6:0.00} samples/s"));
             return timing;
@@ -225,7 +225,7 @@ public static class TrainTorchBench
                     loss = output.Loss.item<float>();
                     t2 = sw.Elapsed.TotalSeconds;
                 }
-                opt.ClipGradNorm(1.0);
+                opt.ClipGradNorm(1.0).Dispose(); // the norm stays on the device, as in VlaTrainer
                 t3 = sw.Elapsed.TotalSeconds;
                 opt.Step(schedule.At(step));
                 opt.ZeroGrad();
@@ -271,6 +271,9 @@ public static class TrainTorchBench
             AttentionMask = torch.ones([b, len], ScalarType.Bool),
             Labels = torch.tensor(labels.SelectMany(x => x).ToArray(), [b, len]),
             NormalizedActions = Enumerable.Range(0, b).Select(_ => new float[o.ActionDim * o.ActionChunk]).ToArray(),
+            ActionTargets = torch.zeros([b, len], ScalarType.Float64),
+            Targets = torch.zeros([b, o.ActionDim * o.ActionChunk]),
+            PlaceholderIndex = torch.zeros([b, o.ActionDim * o.ActionChunk], ScalarType.Int64),
             Origins = Enumerable.Range(0, b).Select(i => (0, i)).ToArray(),
         };
     }
