@@ -61,6 +61,18 @@ public class CliTests
     }
 
     [Fact]
+    public void ModelInfo_CountsTheOftHeadOfOpenVla7b()
+    {
+        var (code, output, _) = Run("model", "info", "--config", "openvla-7b", "--policy", "openvla-oft");
+        Assert.Equal(0, code);
+        Assert.Contains("167,907,336", output); // LayerNorm(32768) + Linear(32768→4096) + 2 blocks + LayerNorm + Linear(4096→8)
+        Assert.Contains((7_541_237_184L + 167_907_336L).ToString("N0", System.Globalization.CultureInfo.InvariantCulture), output);
+        var (code2, plain, _) = Run("model", "info", "--config", "openvla-7b");
+        Assert.Equal(0, code2);
+        Assert.DoesNotContain("action_head", plain);
+    }
+
+    [Fact]
     public void SimInfoDescribesTheTask()
     {
         var (code, output, _) = Run("sim", "info", "--task", "LiftBarrier-rf");

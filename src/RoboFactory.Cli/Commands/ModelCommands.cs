@@ -35,7 +35,11 @@ public static class ModelCommands
         var cmd = new Command("info", "Per-component and total parameter counts from the config alone (no weights are allocated).");
         var config = new Option<string>("--config") { Description = "openvla-7b | tiny | path to config.json or a model folder", DefaultValueFactory = _ => "openvla-7b" };
         var keys = new Option<bool>("--keys") { Description = "Also list every checkpoint key with its shape" };
-        cmd.Options.Add(config); cmd.Options.Add(keys);
+        var policy = new Option<string>("--policy") { Description = "openvla (the model alone) | openvla-oft (adds the L1 action head and, with --proprio, the proprio projector)", DefaultValueFactory = _ => "openvla" };
+        policy.AcceptOnlyFromAmong([.. Vla.Policies.PolicyRegistry.Names]);
+        var actionDim = new Option<int>("--action-dim") { Description = "openvla-oft: action dimension D of the head", DefaultValueFactory = _ => 8 };
+        var proprio = new Option<bool>("--proprio") { Description = "openvla-oft: count the proprio projector for an 8-D joint state" };
+        cmd.Options.Add(config); cmd.Options.Add(keys); cmd.Options.Add(policy); cmd.Options.Add(actionDim); cmd.Options.Add(proprio);
         cmd.SetAction(r => Guard(() =>
         {
             var c = OpenVlaConfig.Resolve(r.GetValue(config)!);
@@ -48,6 +52,18 @@ public static class ModelCommands
             foreach (var (comp, n) in ParameterShapes.Summary(c))
                 Console.WriteLine($"  {names[comp],-44} {n,16:N0}");
             long total = ParameterShapes.Total(c);
+            if (r.GetValue(policy) == Vla.Policies.OpenVlaOft.OpenVlaOftPolicy.PolicyName)
+            {
+                long h = c.Text.HiddenSize, head = Vla.Policies.OpenVlaOft.L1RegressionActionHead.ParameterCount(h, r.GetValue(actionDim));
+                Console.WriteLine($"  {$"action_head (L1 MLP-ResNet, D = {r.GetValue(actionDim)})",-44} {head,16:N0}");
+                total += head;
+                if (r.GetValue(proprio))
+                {
+                    long proj = Vla.Policies.OpenVlaOft.ProprioProjector.ParameterCount(h, 8);
+                    Console.WriteLine($"  {"proprio_projector (8-D state)",-44} {proj,16:N0}");
+                    total += proj;
+                }
+            }
             Console.WriteLine($"  {"total",-44} {total,16:N0}   ({total * 2 / 1e9:0.00} GB bf16, {total * 4 / 1e9:0.00} GB fp32)");
             if (r.GetValue(keys))
                 foreach (var p in ParameterShapes.Enumerate(c)) Console.WriteLine($"{p.Key}\t[{string.Join(",", p.Shape)}]");

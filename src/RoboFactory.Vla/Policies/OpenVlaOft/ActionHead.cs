@@ -104,6 +104,9 @@ public sealed class ProprioProjector : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Parameters of the projector (no allocation).</summary>
+    public static long ParameterCount(long hidden, int stateDim) => stateDim * hidden + hidden + hidden * hidden + hidden;
+
     /// <summary>[B, state_dim] normalised state → [B, 1, hidden].</summary>
     public override Tensor forward(Tensor state)
     {
