@@ -8,7 +8,7 @@ namespace RoboFactory.Vla.Training;
 /// Turns an instruction into OpenVLA's prompt ids ("In: What action should the robot take to {instruction}?\nOut:"
 /// with BOS and the trailing "▁", spec §5.2) and builds training examples [prompt…, a1…aD, EOS] whose labels are −100
 /// except the D action tokens and EOS. With a real tokenizer.model it uses <see cref="LlamaTextTokenizer"/>; without
-/// one (the from-scratch tiny model) it uses the byte-level stand-in of <see cref="Inference.VlaPredictor"/>
+/// one (the from-scratch tiny model) it uses a byte-level stand-in
 /// (BOS, then UTF-8 byte + 3 per byte), which is a fixed, reversible mapping and fine for a model trained on it.
 /// </summary>
 public sealed class PromptEncoder

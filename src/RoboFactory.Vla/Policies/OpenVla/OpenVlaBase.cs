@@ -83,4 +83,24 @@ public sealed record OpenVlaBase(OpenVlaForActionPrediction Model, PromptEncoder
             if (File.Exists(tok)) File.Copy(tok, Path.Combine(dir, "tokenizer.model"));
         }
     }
+
+    /// <summary>policy.json of an OpenVLA-based policy: what inference must reproduce from training.</summary>
+    public static VlaPolicyInfo PolicyInfo(string policy, TrainOptions o, LoraConfig? lora, VlaTrainingData train, ProprioStatistics? proprio,
+        string datasetName, long step, string? attention = null) => new()
+    {
+        Policy = policy,
+        Mode = lora is null ? "full" : "lora",
+        BaseModel = o.IsTinyFromScratch ? "tiny" : Path.GetFullPath(o.Model),
+        BaseSeed = o.Seed,
+        Views = o.Views,
+        CenterCrop = o.ImageAug,
+        UnnormKey = datasetName,
+        Prompt = train.Prompts.Kind,
+        ActionDim = train.Statistics.Dimension,
+        ActionChunk = o.EffectiveActionChunk,
+        ProprioQ01 = proprio?.Q01,
+        ProprioQ99 = proprio?.Q99,
+        Attention = attention,
+        Step = step,
+    };
 }

@@ -114,22 +114,7 @@ public sealed class OpenVlaTokenPolicy : ITrainablePolicy
     {
         string tmp = stepDirectory;
         OpenVlaBase.SaveWeights(Model, Lora, o, Train, DatasetName, statsPath, tmp);
-        new VlaPolicyInfo
-        {
-            Policy = PolicyName,
-            Mode = Lora is null ? "full" : "lora",
-            BaseModel = o.IsTinyFromScratch ? "tiny" : Path.GetFullPath(o.Model),
-            BaseSeed = o.Seed,
-            Views = o.Views,
-            CenterCrop = o.ImageAug,
-            UnnormKey = DatasetName,
-            Prompt = Train.Prompts.Kind,
-            ActionDim = Train.Statistics.Dimension,
-            ActionChunk = o.EffectiveActionChunk,
-            ProprioQ01 = Train.Proprio?.Q01,
-            ProprioQ99 = Train.Proprio?.Q99,
-            Step = step,
-        }.Write(Path.Combine(tmp, VlaTrainer.PolicyFile));
+        OpenVlaBase.PolicyInfo(PolicyName, o, Lora, Train, Train.Proprio, DatasetName, step).Write(Path.Combine(tmp, VlaTrainer.PolicyFile));
     }
 
     /// <summary>Eval: one actor per agent checkpoint; LoRA checkpoints on one base share it.</summary>

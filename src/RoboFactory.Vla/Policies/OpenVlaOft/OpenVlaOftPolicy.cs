@@ -148,23 +148,7 @@ public sealed class OpenVlaOftPolicy : ITrainablePolicy
         SafetensorsWriter.Write(Path.Combine(stepDirectory, HeadFile), Model.ActionHead.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), new Dictionary<string, string> { ["format"] = "pt" });
         if (Model.Proprio is not null)
             SafetensorsWriter.Write(Path.Combine(stepDirectory, ProprioFile), Model.Proprio.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), new Dictionary<string, string> { ["format"] = "pt" });
-        new VlaPolicyInfo
-        {
-            Policy = PolicyName,
-            Mode = Lora is null ? "full" : "lora",
-            BaseModel = o.IsTinyFromScratch ? "tiny" : Path.GetFullPath(o.Model),
-            BaseSeed = o.Seed,
-            Views = o.Views,
-            CenterCrop = o.ImageAug,
-            UnnormKey = DatasetName,
-            Prompt = Train.Prompts.Kind,
-            ActionDim = Train.Statistics.Dimension,
-            ActionChunk = o.EffectiveActionChunk,
-            ProprioQ01 = Train.ProprioVector?.Q01,
-            ProprioQ99 = Train.ProprioVector?.Q99,
-            Attention = o.Attention,
-            Step = step,
-        }.Write(Path.Combine(stepDirectory, VlaTrainer.PolicyFile));
+        OpenVlaBase.PolicyInfo(PolicyName, o, Lora, Train, Train.ProprioVector, DatasetName, step, o.Attention).Write(Path.Combine(stepDirectory, VlaTrainer.PolicyFile));
     }
 
     public void Dispose() => Model.Dispose();
