@@ -119,9 +119,18 @@ public static class BenchCommands
         var repeats = new Option<int>("--repeats") { Description = "Repeats; medians are reported", DefaultValueFactory = _ => 3 };
         var checkpoints = new Option<string?>("--checkpoints") { Description = "Folder with {Task}_Agent{i} OpenVLA checkpoints (e.g. runs/quickstart/checkpoints)" };
         var steps = new Option<int>("--policy-steps") { Description = "Control steps per OpenVLA episode", DefaultValueFactory = _ => 40 };
-        foreach (var o in new Option[] { task, episodes, repeats, checkpoints, steps }) cmd.Options.Add(o);
+        var compare = new Option<bool>("--compare-policies") { Description = "Instead: openvla (token decoding) vs openvla-oft (one parallel pass per chunk) for the same tiny agents, 3 views, same seeds: env steps/s, policy seconds per env step and their ratio" };
+        var imageSize = new Option<int>("--image-size") { Description = "--compare-policies: vision input of the tiny agents", DefaultValueFactory = _ => 84 };
+        foreach (var o in new Option[] { task, episodes, repeats, checkpoints, steps, compare, imageSize }) cmd.Options.Add(o);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
+            if (r.GetValue(compare))
+            {
+                var timings = PolicySpeedBench.Run(r.GetValue(task)!, r.GetValue(episodes), r.GetValue(steps), r.GetValue(repeats), r.GetValue(imageSize), Console.Out);
+                Console.WriteLine();
+                PolicySpeedBench.Print(timings, Console.Out);
+                return;
+            }
             var res = EvalBench.Run(r.GetValue(task)!, r.GetValue(episodes), r.GetValue(repeats), r.GetValue(checkpoints), r.GetValue(steps), Console.Out);
             Console.WriteLine();
             foreach (var t in new[] { res.ExpertStepsPerSecond, res.ExpertEpisodesPerHour, res.PolicyStepsPerSecond, res.PolicyEpisodesPerHour })
