@@ -196,6 +196,9 @@ public static class TrainCommands
             File.Copy(Path.Combine(c.Directory, VlaTrainer.StatsFile), Path.Combine(dst, VlaTrainer.StatsFile), overwrite: true);
             var tok = Path.Combine(c.Directory, "tokenizer.model");
             if (File.Exists(tok)) File.Copy(tok, Path.Combine(dst, "tokenizer.model"), overwrite: true);
+            // openvla-oft: the L1 head and proprio projector travel with the merged backbone (OFT keeps them as separate files too)
+            foreach (var extra in new[] { Vla.Policies.OpenVlaOft.OpenVlaOftPolicy.HeadFile, Vla.Policies.OpenVlaOft.OpenVlaOftPolicy.ProprioFile })
+                if (File.Exists(Path.Combine(c.Directory, extra))) File.Copy(Path.Combine(c.Directory, extra), Path.Combine(dst, extra), overwrite: true);
             Console.WriteLine(c.IsLora ? $"merged {merged} LoRA layers of {c.Directory} into {c.Info.BaseModel}" : $"{c.Directory} is a full fine-tune; copied its weights");
             foreach (var f in files) Console.WriteLine($"  {f}");
             Console.WriteLine($"  unnorm key: {c.Info.UnnormKey}; note: the merged folder is a plain OpenVLA model — `model predict` does no centre crop{(c.Info.Prompt == "byte-stand-in" ? " and uses the byte-level prompt stand-in" : "")}");
