@@ -84,6 +84,15 @@ public sealed record OpenVlaBase(OpenVlaForActionPrediction Model, PromptEncoder
         }
     }
 
+    /// <summary>The dataset's proprio q01/q99 (`--proprio`), checked against its state dimension.</summary>
+    public static ProprioStatistics ProprioStatisticsOf(Data.Datasets.IEpisodeDataset ds, string statisticsPath)
+    {
+        var norm = ds.Statistics!;
+        if (norm.Proprio.Q01.Length != ds.Spec.StateDim)
+            throw new InvalidDataException($"{statisticsPath}: proprio statistics have {norm.Proprio.Q01.Length} dims, the dataset's state {ds.Spec.StateDim} (re-run convert)");
+        return new ProprioStatistics(norm.Proprio.Q01, norm.Proprio.Q99);
+    }
+
     /// <summary>policy.json of an OpenVLA-based policy: what inference must reproduce from training.</summary>
     public static VlaPolicyInfo PolicyInfo(string policy, TrainOptions o, LoraConfig? lora, VlaTrainingData train, ProprioStatistics? proprio,
         string datasetName, long step, string? attention = null) => new()

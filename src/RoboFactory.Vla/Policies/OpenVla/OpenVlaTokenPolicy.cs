@@ -62,13 +62,7 @@ public sealed class OpenVlaTokenPolicy : ITrainablePolicy
         var norm = ds.Statistics!;
         var stats = VlaTrainingData.ToActionStatistics(norm);
         int threads = o.DecodeThreads ?? Math.Max(1, Environment.ProcessorCount);
-        ProprioStatistics? proprio = null;
-        if (o.Proprio)
-        {
-            if (norm.Proprio.Q01.Length != ds.Spec.StateDim)
-                throw new InvalidDataException($"{s.StatisticsPath}: proprio statistics have {norm.Proprio.Q01.Length} dims, the dataset's state {ds.Spec.StateDim} (re-run convert)");
-            proprio = new ProprioStatistics(norm.Proprio.Q01, norm.Proprio.Q99);
-        }
+        var proprio = o.Proprio ? OpenVlaBase.ProprioStatisticsOf(ds, s.StatisticsPath) : null;
         var train = new VlaTrainingData(ds, s.TrainEpisodes, stats, model.Config, prompts, o.Views, o.ImageAug, shuffle: true, (ulong)o.Seed, o.ShuffleWindow)
             { DecodeThreads = threads, Proprio = proprio, ActionChunk = o.EffectiveActionChunk };
         var val = s.ValidationEpisodes.Length > 0

@@ -102,13 +102,7 @@ public sealed class OpenVlaOftPolicy : ITrainablePolicy
         var ds = s.Dataset;
         var norm = ds.Statistics!;
         var stats = VlaTrainingData.ToActionStatistics(norm);
-        ProprioStatistics? proprio = null;
-        if (o.Proprio)
-        {
-            if (norm.Proprio.Q01.Length != ds.Spec.StateDim)
-                throw new InvalidDataException($"{s.StatisticsPath}: proprio statistics have {norm.Proprio.Q01.Length} dims, the dataset's state {ds.Spec.StateDim} (re-run convert)");
-            proprio = new ProprioStatistics(norm.Proprio.Q01, norm.Proprio.Q99);
-        }
+        var proprio = o.Proprio ? OpenVlaBase.ProprioStatisticsOf(ds, s.StatisticsPath) : null;
         // the head is seeded apart from the backbone, so adding it does not change the tiny model's init
         torch.manual_seed(o.Seed + 2);
         var model = new OpenVlaOftModel(b.Model, stats.Dimension, proprio?.Dimension);
