@@ -1,4 +1,5 @@
 using RoboFactory.Vla.Policies.OpenVla;
+using RoboFactory.Vla.Policies.OpenVlaOft;
 using System.Diagnostics;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Model;
@@ -89,8 +90,60 @@ public static class ModelBench
         return (prefill, decodeTokens > 0 ? decode / decodeTokens : 0, seq);
     }
 
-    public static ModelBenchResult Run(bool include7B, int repeats, int decodeTokens, int promptLen, TextWriter log)
+    /// <summary>
+    /// One openvla-oft call: the prompt, K·D zeroed placeholders and the stop token with the images and the proprio
+    /// token in one bidirectional forward pass, then the L1 head: seconds and the sequence length.
+    /// </summary>
+    public static (double Seconds, long SeqLen) MeasureOftCall(OpenVlaOftModel oft, int views, int promptLen, int chunk)
     {
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var c = oft.Vla.Config;
+        int n = chunk * oft.ActionHead.ActionDim;
+        var ids = Prompt(c, promptLen + n + 1);
+        var mask = new bool[ids.Length];
+        var index = new long[n];
+        for (int i = 0; i < n; i++) { mask[promptLen + i] = true; index[i] = promptLen + i; }
+        var px = torch.randn(1, 6 * views, c.ImageSize, c.ImageSize);
+        var state = oft.Proprio is null ? null : torch.randn(1, oft.Proprio.StateDim);
+        Tensor actions = null!;
+        double sec = Time(() =>
+        {
+            actions = oft.PredictActions(px, torch.tensor(ids).unsqueeze(0), null, torch.tensor(mask).unsqueeze(0), torch.tensor(index).unsqueeze(0), state, causal: false);
+            actions.sum().item<float>();
+        });
+        long patches = (long)views * (c.ImageSize / c.Dino.PatchSize) * (c.ImageSize / c.Dino.PatchSize);
+        return (sec, ids.Length + patches + (state is null ? 0 : 1));
+    }
+
+    /// <summary>
+    /// Per-call latency of both policies on one model: openvla = the measured prefill + (D − 1) decode steps for one
+    /// D-dim action (<paramref name="token"/>, from the same run); openvla-oft = one parallel pass for a chunk of
+    /// <paramref name="chunk"/> actions, measured here.
+    /// </summary>
+    static void MeasurePolicyCalls(OpenVlaOftModel oft, string label, string unit, int views, int promptLen, int runs,
+        List<double> token, int chunk, List<Timing> timings, TextWriter log)
+    {
+        double scale = unit == "ms" ? 1000 : 1;
+        int actionDim = oft.ActionHead.ActionDim;
+        var oftCalls = new List<double>();
+        long seq = 0;
+        for (int r = 0; r < runs; r++)
+        {
+            var (o, s) = MeasureOftCall(oft, views, promptLen, chunk);
+            oftCalls.Add(o * scale); seq = s;
+            log.WriteLine(FormattableString.Invariant($"  {label} {views} view(s): openvla-oft call {oftCalls[^1]:0.000} {unit} ({seq} positions)"));
+        }
+        timings.Add(new Timing($"{label} openvla call (prefill + {actionDim - 1} decodes, 1 action), {views} view(s)", token, unit));
+        timings.Add(new Timing($"{label} openvla-oft call (one pass, {chunk} actions), {views} view(s)", oftCalls, unit));
+        log.WriteLine(FormattableString.Invariant(
+            $"  {label} {views} view(s): per action openvla {token.Order().ElementAt(token.Count / 2):0.000} {unit}, openvla-oft {oftCalls.Order().ElementAt(oftCalls.Count / 2) / chunk:0.000} {unit}"));
+    }
+
+    public static ModelBenchResult Run(bool include7B, int repeats, int decodeTokens, int promptLen, TextWriter log, bool policyCalls = true, int actionDim = 8, int chunk = 8)
+    {
+        // the token policy's call for one D-dim action: prefill + (D − 1) decode steps of the same run
+        List<double> TokenCalls(List<double> pre, List<double> dec) => pre.Zip(dec, (p, d) => p + (actionDim - 1) * d).ToList();
         var timings = new List<Timing>();
         var limits = new List<(string, double, double, string)>();
         log.WriteLine($"threads: {torch.get_num_threads()}");
@@ -100,6 +153,8 @@ public static class ModelBench
 
         using (var tiny = Pretrained.Create(OpenVlaConfig.Tiny, seed: 0))
         {
+            var tinyOft = new OpenVlaOftModel(tiny, actionDim, actionDim); // wraps (and is disposed with) the same model
+            tinyOft.eval();
             MeasureInference(tiny, 1, promptLen, 2); // warm-up
             foreach (int views in new[] { 1, 3 })
             {
@@ -111,6 +166,7 @@ public static class ModelBench
                 }
                 timings.Add(new Timing($"tiny fp32 prefill, {views} view(s)", pre, "ms"));
                 timings.Add(new Timing($"tiny fp32 decode per token, {views} view(s)", dec, "ms"));
+                if (policyCalls) MeasurePolicyCalls(tinyOft, "tiny fp32", "ms", views, promptLen, repeats, TokenCalls(pre, dec), chunk, timings, log);
             }
         }
         if (include7B)
@@ -121,6 +177,8 @@ public static class ModelBench
             using var m = new OpenVlaForActionPrediction(c, new ModelOptions(CPU, ScalarType.BFloat16));
             m.eval();
             log.WriteLine(FormattableString.Invariant($"built in {build.Elapsed.TotalSeconds:0.0} s; peak RSS {PeakRss() / 1e9:0.00} GB"));
+            var oft7b = policyCalls ? new OpenVlaOftModel(m, actionDim, actionDim) : null; // + the 168 M-parameter fp32 head
+            oft7b?.eval();
             long total = ParameterShapes.Total(c);
             long llm = ParameterShapes.Summary(c).First(x => x.Component == "llm").Params;
             foreach (int views in new[] { 1, 3 })
@@ -138,6 +196,7 @@ public static class ModelBench
                 timings.Add(tp); timings.Add(td);
                 limits.Add(($"prefill {views} view(s)", tp.Median, 2.0 * total * seq / (gflops * 1e9), "compute: 2·params·tokens at bf16 matmul rate"));
                 limits.Add(($"decode {views} view(s)", td.Median, llm * 2.0 / (gbs * 1e9), "memory: LLM weight bytes at read bandwidth"));
+                if (policyCalls) MeasurePolicyCalls(oft7b!, "openvla-7b bf16", "s", views, promptLen, 1, TokenCalls(pre, dec), chunk, timings, log);
             }
         }
         return new ModelBenchResult(timings, gflops, gbs, limits, PeakRss());

@@ -65,7 +65,7 @@ public static class PolicySpeedBench
                         $"  repeat {r + 1} {p,-12}: {sps[p][^1],6:0.00} env steps/s, {1000 * sec[p][^1],8:0.0} ms in the policies per env step, {calls[p]:0.00} calls per env step"));
                 }
             return policies.Select(p => new PolicyTiming(p, chunk[p], new Timing($"{p}: env steps/s", sps[p], "steps/s"),
-                new Timing($"{p}: policy seconds per env step ({cfg.Agents.Count} agents)", sec[p], "s"), calls[p])).ToList();
+                new Timing($"{p}: policy ms per env step ({cfg.Agents.Count} agents)", sec[p].Select(x => 1000 * x).ToList(), "ms"), calls[p])).ToList();
         }
         finally { try { Directory.Delete(root, recursive: true); } catch (IOException) { } }
     }

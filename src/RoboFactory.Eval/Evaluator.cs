@@ -6,6 +6,7 @@ using RoboFactory.Planning;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Tasks;
+using RoboFactory.Vla.Training;
 
 namespace RoboFactory.Eval;
 
@@ -65,8 +66,12 @@ public static class Evaluator
             var results = new EpisodeResult?[seeds.Count];
             int next = -1;
             bool interrupted = false;
+            // learned policies on several workers: split the cores between them (see TorchThreads)
+            bool splitThreads = envs.Count > 1 && policies[0] is LearnedPolicy;
+            int mainThreads = splitThreads ? TorchThreads.Get() : 0;
             void Worker(int w)
             {
+                if (splitThreads) TorchThreads.Set(TorchThreads.PerWorker(envs.Count));
                 var env = envs[w];
                 var policy = policies[w];
                 int k;
@@ -109,6 +114,7 @@ public static class Evaluator
             var threads = Enumerable.Range(0, envs.Count).Select(w => new Thread(() => Worker(w)) { IsBackground = true }).ToList();
             threads.ForEach(t => t.Start());
             threads.ForEach(t => t.Join());
+            if (splitThreads) TorchThreads.Set(mainThreads);
             interrupted = cancel.IsCancellationRequested;
 
             var done = results.Where(r => r is not null).Select(r => r!).ToList();

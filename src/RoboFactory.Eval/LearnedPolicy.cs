@@ -79,8 +79,8 @@ public sealed class LearnedPolicy : ClosedLoopPolicy
             var a = Actors[i];
             if (a.ActionDim != PandaSpec.ActionDim)
                 problems.Add($"agent {i} ({a.Source}): action dim {a.ActionDim}, the task needs {PandaSpec.ActionDim}");
-            if (a.Views != DatasetViews.Count)
-                problems.Add($"agent {i} ({a.Source}): trained on {a.Views} view(s); eval feeds {DatasetViews.Count} ({string.Join(", ", DatasetViews.Descriptions)})");
+            if (a.Views < 1 || a.Views > DatasetViews.Count)
+                problems.Add($"agent {i} ({a.Source}): trained on {a.Views} view(s); the task renders 1..{DatasetViews.Count} ({string.Join(", ", DatasetViews.Descriptions)})");
         }
         if (Actors.Count != env.AgentCount) problems.Add($"{Actors.Count} checkpoints for {env.AgentCount} agents");
         if (problems.Count > 0) throw new ArgumentException("checkpoints do not fit the task:\n  " + string.Join("\n  ", problems));
@@ -103,8 +103,9 @@ public sealed class LearnedPolicy : ClosedLoopPolicy
         public double[] Act(AgentObservation o, string instruction)
         {
             if (pending.Count > 0) return pending.Dequeue();
-            // the order training used: agent head camera, global camera, wrist camera
-            IReadOnlyList<Image8> views = new[] { o.HeadCamera, o.GlobalCamera, o.WristCamera }
+            // the order training used: agent head camera, global camera, wrist camera; a policy trained on N views
+            // (--views N) gets the first N, as the datasets' first N image features
+            IReadOnlyList<Image8> views = new[] { o.HeadCamera, o.GlobalCamera, o.WristCamera }.Take(actor.Views)
                 .Select(img => img ?? throw new InvalidOperationException("a learned policy needs rendered observations")).ToList();
             Queries++;
             var chunk = actor.Act(new PolicyObservation(views, instruction, actor.UsesState ? o.JointState() : null));

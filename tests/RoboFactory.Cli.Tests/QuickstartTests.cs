@@ -21,14 +21,15 @@ public class QuickstartTests
             string report = QuickstartCommand.Run(new QuickstartCommand.QuickstartOptions
             {
                 Task = "LiftBarrier", Demos = 2, TrainSteps = 2, BatchSize = 2, ImageSize = 56, EvalEpisodes = 1, EvalMaxSteps = 3,
-                Workers = 2, OutDir = root, Decoding = "expected",
+                ExpertEpisodes = 1, Workers = 2, OutDir = root,
             });
             Console.SetOut(oldOut);
             Console.SetError(oldErr);
 
             Assert.Equal(Path.Combine(root, "report.md"), report);
             string md = File.ReadAllText(report);
-            foreach (var s in new[] { "| prepare |", "| convert |", "| train tiny (per agent) |", "tiny OpenVLA (all agents)", "scripted expert", "decoding: expected" })
+            foreach (var s in new[] { "| prepare |", "| convert |", "| train tiny openvla-oft (per agent (the 2 at once", "tiny openvla-oft (all agents)", "scripted expert",
+                         "8 of each chunk executed", "policy openvla-oft", "at most 3 steps each" })
                 Assert.Contains(s, md);
 
             // data: one finished ZARR store and one RLDS dataset with statistics per agent
@@ -50,7 +51,9 @@ public class QuickstartTests
                 Assert.Equal("step_2", Path.GetFileName(step));
                 Assert.Equal(56, JsonNode.Parse(File.ReadAllText(Path.Combine(step, "config.json")))!["vision_backbones"]![0]!["image_size"]!.GetValue<int>());
                 var policy = JsonNode.Parse(File.ReadAllText(Path.Combine(step, "policy.json")))!; // the default recipe
-                Assert.Equal(4, policy["action_chunk"]!.GetValue<int>());
+                Assert.Equal("openvla-oft", policy["policy"]!.GetValue<string>());
+                Assert.Equal(8, policy["action_chunk"]!.GetValue<int>());
+                Assert.True(File.Exists(Path.Combine(step, "action_head.safetensors")));
                 Assert.Equal(8, policy["proprio_q01"]!.AsArray().Count);
                 Assert.Equal(2, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Count(l => l.Contains("\"split\":\"train\"")));
                 var pngs = Directory.GetFiles(run, "*.png", SearchOption.AllDirectories);
@@ -61,7 +64,7 @@ public class QuickstartTests
             Assert.False(Directory.Exists(Path.Combine(root, "calibration")));
 
             // evaluation: results for both policies, with one video each, linked from the report
-            foreach (var policy in new[] { "openvla", "expert" })
+            foreach (var policy in new[] { "openvla-oft", "expert" })
             {
                 var results = Directory.GetFiles(Path.Combine(root, "eval"), "results.json", SearchOption.AllDirectories)
                     .Where(f => f.Contains(policy)).ToList();
@@ -73,7 +76,7 @@ public class QuickstartTests
                 Assert.True(new FileInfo(videos[0]).Length > 1000, videos[0]);
                 Assert.Contains(Path.GetFileName(videos[0]), md);
             }
-            Assert.Contains("| scripted expert | 1000+ | 1/1", md); // the expert solves its held-out seed
+            Assert.Contains("| scripted expert | 1000–1000 | 1/1", md); // the expert solves its held-out seed
         }
         finally
         {

@@ -47,11 +47,16 @@ public class OpenVlaEvalTests : IDisposable
         var again = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "vla2"), () => LearnedPolicy.Load(dirs));
         Assert.Equal((ep.Steps, ep.ClippedActions), (again.Results[0].Steps, again.Results[0].ClippedActions));
 
-        // a checkpoint that saw one view cannot be fed three: refused before any episode runs
+        // agents trained on one view (--views 1) get the first view (the head camera) and act
         var oneView = LearnedPolicy.CheckpointDirs(TrainAgents(views: 1), cfg);
+        var single = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "one"), () => LearnedPolicy.Load(oneView));
+        Assert.Equal(3, single.Results[0].Steps);
+        Assert.DoesNotContain("policy error", single.Results[0].FailureReason ?? "");
+
+        // checkpoints for fewer agents than the task has: refused before any episode runs
         var e = Assert.Throws<ArgumentException>(() =>
-            Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "bad"), () => LearnedPolicy.Load(oneView)));
-        Assert.Contains("trained on 1 view(s)", e.Message);
+            Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 1, MaxSteps: 3, OutRoot: root, Run: "bad"), () => LearnedPolicy.Load(dirs.Take(1).ToList())));
+        Assert.Contains("LiftBarrier has 2 agents but 1 policies", e.Message);
         Assert.False(Directory.Exists(Path.Combine(root, "openvla", "LiftBarrier-rf", "bad")));
     }
 

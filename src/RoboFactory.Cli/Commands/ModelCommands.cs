@@ -111,10 +111,11 @@ public static class ModelCommands
         var repeats = new Option<int>("--repeats") { Description = "Repeats for the tiny timings (the 7B uses a third, at least 1)", DefaultValueFactory = _ => 5 };
         var tokens = new Option<int>("--decode-tokens") { Description = "Decode steps timed per run", DefaultValueFactory = _ => 7 };
         var prompt = new Option<int>("--prompt-tokens") { Description = "Text tokens in the prompt (incl. BOS)", DefaultValueFactory = _ => 24 };
-        foreach (var o in new Option[] { skip7b, repeats, tokens, prompt }) cmd.Options.Add(o);
+        var noCalls = new Option<bool>("--skip-policy-calls") { Description = "Skip the per-call latency of both policies (openvla: prefill + 7 decodes for one 8-D action; openvla-oft: one pass for a chunk of 8), which adds about two prefills per view count" };
+        foreach (var o in new Option[] { skip7b, repeats, tokens, prompt, noCalls }) cmd.Options.Add(o);
         cmd.SetAction(r => Guard(() =>
         {
-            var res = ModelBench.Run(!r.GetValue(skip7b), r.GetValue(repeats), r.GetValue(tokens), r.GetValue(prompt), Console.Out);
+            var res = ModelBench.Run(!r.GetValue(skip7b), r.GetValue(repeats), r.GetValue(tokens), r.GetValue(prompt), Console.Out, policyCalls: !r.GetValue(noCalls));
             Console.WriteLine();
             ModelBench.Print(res, Console.Out);
         }));

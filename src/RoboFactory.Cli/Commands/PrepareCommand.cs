@@ -46,6 +46,60 @@ public static class PrepareCommand
 /// <summary>One progress bar with a description, elapsed time and ETA; log lines print above it.</summary>
 public static class Progress
 {
+    /// <summary>
+    /// One bar per job, the jobs run at the same time on their own threads (<c>work(i, report, log)</c>); an exception
+    /// in any of them is rethrown once all have ended.
+    /// </summary>
+    public static void RunParallel(IReadOnlyList<string> titles, double total, Action<int, Action<double, string>, Action<string>> work)
+    {
+        var errors = new Exception?[titles.Count];
+        void RunAll(Func<int, (Action<double, string> Report, Action<string> Log, Action Done)> bars)
+        {
+            var threads = titles.Select((_, i) => new Thread(() =>
+            {
+                var (report, log, done) = bars(i);
+                try { work(i, report, log); done(); }
+                catch (Exception e) { errors[i] = e; }
+            }) { IsBackground = true }).ToList();
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+        }
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            var start = DateTime.UtcNow;
+            object gate = new();
+            RunAll(i =>
+            {
+                double lastReported = -1;
+                return ((value, text) =>
+                {
+                    if (value - lastReported < total / 10 && value < total) return;
+                    lastReported = value;
+                    double sec = (DateTime.UtcNow - start).TotalSeconds;
+                    string eta = value > 0 && value < total ? FormattableString.Invariant($", ETA {sec / value * (total - value):0} s") : "";
+                    lock (gate) Console.Error.WriteLine(FormattableString.Invariant($"{titles[i]}: {text} ({sec:0} s{eta})"));
+                }, line => { lock (gate) Console.Error.WriteLine(line); }, () => { });
+            });
+        }
+        else
+        {
+            AnsiConsole.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    var tasks = titles.Select(t => ctx.AddTask(Markup.Escape(t), maxValue: total)).ToList();
+                    RunAll(i => (
+                        (value, text) => { tasks[i].Value = value; tasks[i].Description = Markup.Escape($"{titles[i]}: {text}"); },
+                        line => AnsiConsole.MarkupLine(Markup.Escape(line)),
+                        () => tasks[i].Value = total));
+                });
+        }
+        var failed = errors.Where(e => e is not null).ToList();
+        if (failed.Count == 1) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failed[0]!).Throw();
+        if (failed.Count > 1) throw new AggregateException(failed!);
+    }
+
     public static void Run(string title, double total, Action<Action<double, string>, Action<string>> work)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)

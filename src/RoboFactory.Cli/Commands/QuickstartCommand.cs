@@ -15,8 +15,9 @@ namespace RoboFactory.Cli.Commands;
 
 /// <summary>
 /// `quickstart`: the whole loop on one task at a small size, with one progress display:
-/// prepare → convert → train the tiny OpenVLA per agent → evaluate the trained agents together on held-out seeds
-/// (and the scripted expert as a sanity check, with videos) → report.md.
+/// prepare → convert → train the tiny OpenVLA per agent (openvla-oft by default; the agents at the same time, one
+/// core each) → evaluate the trained agents together on held-out seeds (and the scripted expert as a sanity check,
+/// with videos) → report.md.
 /// </summary>
 public static class QuickstartCommand
 {
@@ -24,19 +25,37 @@ public static class QuickstartCommand
     public sealed record QuickstartOptions
     {
         public string Task { get; init; } = "LiftBarrier";
-        public int Demos { get; init; } = 40;
-        /// <summary>Wall-clock budget of the whole run; sizes training when <see cref="TrainSteps"/> is not given.</summary>
-        public double Minutes { get; init; } = 25;
+        public string Policy { get; init; } = "openvla-oft";
+        public int Demos { get; init; } = 100;
+        /// <summary>
+        /// Wall-clock budget of the whole run; sizes training when <see cref="TrainSteps"/> is not given. 26 minutes
+        /// leave room for the set-up and the first build within half an hour on a fresh machine.
+        /// </summary>
+        public double Minutes { get; init; } = 26;
         /// <summary>Optimizer steps per agent; null = as many as fit in <see cref="Minutes"/>.</summary>
         public int? TrainSteps { get; init; }
         public int BatchSize { get; init; } = 8;
         public int ImageSize { get; init; } = 84;
+        /// <summary>
+        /// Camera views per agent, in the order head, global, wrist. One (the agent's own head camera) trains 1.75×
+        /// faster than three on a 2-core machine (16.1 vs 9.2 samples/s per agent, two agents at once); the
+        /// RoboFactory paper found each agent's local view best for its Diffusion Policy.
+        /// </summary>
+        public int Views { get; init; } = 1;
         public bool ImageAug { get; init; } = false;
         public bool Proprio { get; init; } = true;
-        public int ActionChunk { get; init; } = 4;
+        /// <summary>null = the policy's default (openvla-oft: 8; openvla: 1).</summary>
+        public int? ActionChunk { get; init; }
+        /// <summary>Evaluation: actions executed of each chunk before the next call (null = the whole chunk).</summary>
+        public int? ExecuteSteps { get; init; }
+        /// <summary>The agents train at the same time, each with its share of the cores (run E: 23.8 samples/s for two one-thread trainers, 14.3 for one two-thread trainer).</summary>
+        public bool Concurrent { get; init; } = true;
         public string Decoding { get; init; } = "expected";
-        public int EvalEpisodes { get; init; } = 4;
-        public int EvalMaxSteps { get; init; } = 200;
+        public int EvalEpisodes { get; init; } = 50;
+        public int EvalSeedStart { get; init; } = 1000;
+        /// <summary>null = the RoboFactory paper's rule: twice the demonstrations' mean length.</summary>
+        public int? EvalMaxSteps { get; init; }
+        public int ExpertEpisodes { get; init; } = 4;
         public int Workers { get; init; } = Math.Max(1, Environment.ProcessorCount);
         public string OutDir { get; init; } = Path.Combine("runs", "quickstart");
     }
@@ -46,42 +65,56 @@ public static class QuickstartCommand
         var d = new QuickstartOptions();
         var cmd = new Command("quickstart", "Run the pipeline end to end at a small size (prepare → convert → train the tiny OpenVLA per agent → eval on held-out seeds) and write runs/quickstart/report.md.");
         var task = new Option<string>("--task") { Description = "Task to run", DefaultValueFactory = _ => d.Task };
+        var policy = new Option<string>("--policy") { Description = $"Policy to train and evaluate: {string.Join(" | ", PolicyRegistry.Names)}", DefaultValueFactory = _ => d.Policy };
+        policy.AcceptOnlyFromAmong(PolicyRegistry.Names.ToArray());
         var demos = new Option<int>("--demos") { Description = "Demonstrations to record", DefaultValueFactory = _ => d.Demos };
         var minutes = new Option<double>("--minutes") { Description = "Wall-clock budget of the whole run: training gets what prepare, convert and the evaluation estimate leave (ignored with --train-steps)", DefaultValueFactory = _ => d.Minutes };
         var trainSteps = new Option<int?>("--train-steps") { Description = "Optimizer steps of the tiny model per agent (default: as many as fit in --minutes, measured on this machine)" };
         var batch = new Option<int>("--batch-size") { Description = "Training batch size", DefaultValueFactory = _ => d.BatchSize };
         var imageSize = new Option<int>("--image-size") { Description = "Input size of the tiny vision towers (px, a multiple of 14)", DefaultValueFactory = _ => d.ImageSize };
+        var views = new Option<int>("--views") { Description = "Camera views per agent fed to the model, in the order head, global, wrist (1: the agent's own head camera, 1.75x faster to train than 3 here)", DefaultValueFactory = _ => d.Views };
         var aug = new Option<bool>("--image-aug") { Description = "Train with random-resized-crop + colour jitter (off by default here: the fixed cameras make absolute image position informative)" };
         var proprio = new Option<bool>("--proprio") { Description = "Joint-state tokens in the prompt (train --proprio); `--proprio false` trains on images and instruction only", DefaultValueFactory = _ => d.Proprio };
-        var chunk = new Option<int>("--action-chunk") { Description = "Actions predicted per model call and executed in turn (train --action-chunk)", DefaultValueFactory = _ => d.ActionChunk };
-        var decoding = new Option<string>("--decoding") { Description = "How action tokens are read at evaluation: greedy | action-greedy | expected (see `eval --help`)", DefaultValueFactory = _ => d.Decoding };
+        var chunk = new Option<int?>("--action-chunk") { Description = "Actions predicted per model call (train --action-chunk; default: the policy's, 8 for openvla-oft)" };
+        var execute = new Option<int?>("--execute-steps") { Description = "Evaluation: actions executed of each chunk before the policy is asked again (default: the whole chunk)" };
+        var sequential = new Option<bool>("--sequential") { Description = "Train the agents one after the other with all cores each, instead of at the same time with one share each" };
+        var decoding = new Option<string>("--decoding") { Description = "--policy openvla: how action tokens are read at evaluation: greedy | action-greedy | expected (see `eval --help`)", DefaultValueFactory = _ => d.Decoding };
         decoding.AcceptOnlyFromAmong("greedy", "action-greedy", "expected");
-        var episodes = new Option<int>("--eval-episodes") { Description = "Held-out evaluation episodes (seeds 1000+)", DefaultValueFactory = _ => d.EvalEpisodes };
-        var evalSteps = new Option<int>("--eval-max-steps") { Description = "Control steps per evaluation episode of the trained policy", DefaultValueFactory = _ => d.EvalMaxSteps };
+        var episodes = new Option<int>("--eval-episodes") { Description = "Held-out evaluation episodes of the trained agents", DefaultValueFactory = _ => d.EvalEpisodes };
+        var seedStart = new Option<int>("--eval-seed-start") { Description = "First evaluation seed (the demonstrations use seeds 0 and up; choose settings on seeds other than the reported 1000+)", DefaultValueFactory = _ => d.EvalSeedStart };
+        var evalSteps = new Option<int?>("--eval-max-steps") { Description = "Control steps per evaluation episode of the trained agents (default: the RoboFactory paper's rule, twice the demonstrations' mean length)" };
+        var expertEpisodes = new Option<int>("--expert-episodes") { Description = "Episodes of the scripted expert on the same seeds (a check of the simulation; 0 = none)", DefaultValueFactory = _ => d.ExpertEpisodes };
         var workers = new Option<int>("--workers") { Description = "Parallel simulation workers", DefaultValueFactory = _ => d.Workers };
         var outDir = new Option<string>("--out") { Description = "Run folder (replaced)", DefaultValueFactory = _ => d.OutDir };
-        foreach (var o in new Option[] { task, demos, minutes, trainSteps, batch, imageSize, aug, proprio, chunk, decoding, episodes, evalSteps, workers, outDir }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { task, policy, demos, minutes, trainSteps, batch, imageSize, views, aug, proprio, chunk, execute, sequential, decoding, episodes, seedStart, evalSteps, expertEpisodes, workers, outDir }) cmd.Options.Add(o);
         cmd.SetAction(r => CliErrors.Run(() => Run(new QuickstartOptions
         {
-            Task = r.GetValue(task)!, Demos = r.GetValue(demos), Minutes = r.GetValue(minutes), TrainSteps = r.GetValue(trainSteps),
-            BatchSize = r.GetValue(batch), ImageSize = r.GetValue(imageSize), ImageAug = r.GetValue(aug), Proprio = r.GetValue(proprio),
-            ActionChunk = r.GetValue(chunk), Decoding = r.GetValue(decoding)!,
-            EvalEpisodes = r.GetValue(episodes), EvalMaxSteps = r.GetValue(evalSteps), Workers = r.GetValue(workers), OutDir = r.GetValue(outDir)!,
+            Task = r.GetValue(task)!, Policy = r.GetValue(policy)!, Demos = r.GetValue(demos), Minutes = r.GetValue(minutes), TrainSteps = r.GetValue(trainSteps),
+            BatchSize = r.GetValue(batch), ImageSize = r.GetValue(imageSize), Views = r.GetValue(views), ImageAug = r.GetValue(aug), Proprio = r.GetValue(proprio),
+            ActionChunk = r.GetValue(chunk), ExecuteSteps = r.GetValue(execute), Concurrent = !r.GetValue(sequential), Decoding = r.GetValue(decoding)!,
+            EvalEpisodes = r.GetValue(episodes), EvalSeedStart = r.GetValue(seedStart), EvalMaxSteps = r.GetValue(evalSteps), ExpertEpisodes = r.GetValue(expertEpisodes),
+            Workers = r.GetValue(workers), OutDir = r.GetValue(outDir)!,
         })));
         return cmd;
     }
 
     /// <summary>
-    /// Planning figure for the evaluation reserve only: seconds per control step of two tiny agents with three views
-    /// each (`bench eval` measured 6.2 steps/s on a 2-core machine), rounded up.
+    /// Planning figures for the evaluation reserve only, in wall seconds per control step of two tiny agents with three
+    /// views, over all workers, rounded up: openvla decodes every action token (`bench eval` measured 6.2 steps/s on
+    /// one worker of a 2-core machine); openvla-oft calls its policy once per chunk, so the simulation dominates (run G
+    /// in docs/results.md: 0.050 s per step on each of 2 workers, 17 ms of it in the policies; a quickstart with one view
+    /// at 84 px: 222.7 s for 50 + 4 episodes, 10,600 steps, on 2 workers: 0.042 s per step and worker).
     /// </summary>
-    const double EvalSecondsPerStep = 0.2;
+    static double EvalSecondsPerStep(string policy, int workers) =>
+        policy == "openvla" ? 0.2 : 0.045 / Math.Clamp(workers, 1, Environment.ProcessorCount);
 
     public static string Run(QuickstartOptions q)
     {
         if (q.Demos < 2) throw new ArgumentException("--demos must be at least 2 (one episode is held out for validation)");
         if (q.Minutes <= 0) throw new ArgumentException("--minutes must be positive");
-        if (q.EvalEpisodes < 1 || q.EvalMaxSteps < 1) throw new ArgumentException("--eval-episodes and --eval-max-steps must be positive");
+        if (q.EvalEpisodes < 1 || q.EvalMaxSteps is < 1) throw new ArgumentException("--eval-episodes and --eval-max-steps must be positive");
+        if (q.ExpertEpisodes < 0) throw new ArgumentException("--expert-episodes must not be negative");
+        var entry = PolicyRegistry.Get(q.Policy);
         var decoding = ActionDecoder.Parse(q.Decoding);
         var (cfg, _) = TaskRegistry.Load(q.Task);
         string outDir = q.OutDir;
@@ -113,17 +146,29 @@ public static class QuickstartCommand
         });
         steps.Add(("convert", sw.Elapsed.TotalSeconds, $"./robofactory convert --task {cfg.Name} --data {data} --out {Path.Combine(data, DataNames.RldsFolder)}"));
 
+        // the paper's step limit: twice the mean length of the expert's episodes (here: the demonstrations)
+        double demoMeanLength = (double)datasets[0].NumTransitions / datasets[0].NumEpisodes;
+        int evalMaxSteps = q.EvalMaxSteps ?? (int)Math.Round(2 * demoMeanLength);
+        string stepLimitNote = q.EvalMaxSteps is null
+            ? FormattableString.Invariant($"{evalMaxSteps} steps, twice the demonstrations' mean length of {demoMeanLength:0.0} (the RoboFactory paper's rule)")
+            : $"{evalMaxSteps} steps (--eval-max-steps)";
+
         // 3. the tiny OpenVLA, one per agent, on its own dataset
         sw.Restart();
         string ckptRoot = Path.Combine(outDir, "checkpoints");
+        int parallel = q.Concurrent ? datasets.Count : 1;
+        int threadsEach = TorchThreads.PerWorker(parallel);
         TrainOptions Options(int agent, string dataset, int maxSteps) => new()
         {
-            Task = cfg.Name, AgentId = agent, DataPath = dataset, Model = "tiny", ImageSize = q.ImageSize, ImageAug = q.ImageAug,
+            Policy = q.Policy, Task = cfg.Name, AgentId = agent, DataPath = dataset, Model = "tiny", ImageSize = q.ImageSize, Views = q.Views, ImageAug = q.ImageAug,
             Proprio = q.Proprio, ActionChunk = q.ActionChunk, BatchSize = q.BatchSize, MaxSteps = maxSteps, SaveEvery = maxSteps, ValEvery = Math.Max(1, maxSteps / 10),
             CheckpointRoot = ckptRoot, Logger = "jsonl", Plots = false, LogEvery = 1, // per-step curves in the report (a CPU read per step costs nothing here)
+            DecodeThreads = q.Concurrent ? 1 : null,
         };
         string budgetNote;
         int trainSteps;
+        double evalReserve = (q.EvalEpisodes * evalMaxSteps * EvalSecondsPerStep(q.Policy, q.Workers)
+                              + q.ExpertEpisodes * demoMeanLength * EvalSecondsPerStep("expert", q.Workers)) + 30;
         if (q.TrainSteps is int fixedSteps)
         {
             trainSteps = fixedSteps;
@@ -131,58 +176,88 @@ public static class QuickstartCommand
         }
         else
         {
-            double reserve = q.EvalEpisodes * q.EvalMaxSteps * EvalSecondsPerStep + 30;
-            double perAgent = (q.Minutes * 60 - total.Elapsed.TotalSeconds - reserve) / datasets.Count;
-            double rate = MeasureSamplesPerSecond(Options(0, datasets[0].DatasetDirectory, 4) with { OutDir = Path.Combine(outDir, "calibration") });
+            double wall = q.Minutes * 60 - total.Elapsed.TotalSeconds - evalReserve;
+            double perAgent = q.Concurrent ? wall : wall / datasets.Count;
+            double rate = MeasureSamplesPerSecond(Enumerable.Range(0, parallel)
+                .Select(i => Options(i, datasets[i].DatasetDirectory, 6) with { OutDir = Path.Combine(outDir, $"calibration{i}") }).ToList(), threadsEach);
             trainSteps = Math.Max(10, (int)(perAgent * rate / q.BatchSize));
             budgetNote = FormattableString.Invariant(
-                $"{trainSteps} steps per agent: {perAgent / 60:0.0} min each at the measured {rate:0.0} samples/s, from the {q.Minutes:0.#}-minute budget less prepare, convert and an evaluation reserve of {reserve / 60:0.0} min");
+                $"{trainSteps} steps per agent: {perAgent / 60:0.0} min each at the measured {rate:0.0} samples/s{(q.Concurrent ? $" per agent ({parallel} at once, {threadsEach} thread(s) each)" : "")}, from the {q.Minutes:0.#}-minute budget less prepare, convert and an evaluation reserve of {evalReserve / 60:0.0} min");
         }
         Console.WriteLine($"training: {budgetNote}");
-        var runs = new List<TrainSummary>();
-        var plots = new List<string>();
-        foreach (var (ds, i) in datasets.Select((d, i) => (d, i)))
+        var runs = new TrainSummary[datasets.Count];
+        var runDirs = new string[datasets.Count];
+        void TrainAgent(int i, Action<double, string> report, Action<string> log)
         {
-            using var trainer = VlaTrainer.Create(Options(i, ds.DatasetDirectory, trainSteps));
-            Progress.Run($"3/4 train agent {i}", trainSteps, (report, log) =>
+            using var trainer = VlaTrainer.Create(Options(i, datasets[i].DatasetDirectory, trainSteps));
+            runDirs[i] = trainer.RunDirectory;
+            string last = "";
+            runs[i] = trainer.Run((step, m) =>
             {
-                string last = "";
-                runs.Add(trainer.Run((step, m) =>
-                {
-                    if (m is not null) last = FormattableString.Invariant($" loss {m.Loss:0.000} acc {m.Accuracy:P0}");
-                    report(step, $"step {step}/{trainSteps}{last}");
-                }, v => log(v.ToString())));
-            });
-            try { plots.AddRange(TrainPlots.Write(trainer.RunDirectory)); }
-            catch (Exception e) when (e is not OutOfMemoryException) { Console.Error.WriteLine($"warning: plots not written: {e.Message}"); }
+                if (m is not null) last = FormattableString.Invariant($" loss {m.Loss:0.000}") + (q.Policy == "openvla" ? FormattableString.Invariant($" acc {m.Accuracy:P0}") : "");
+                report(step, $"step {step}/{trainSteps}{last}");
+            }, v => log(v.ToString()));
         }
-        string recipeFlags = (q.ImageAug ? "" : " --no-image-aug") + (q.Proprio ? " --proprio" : "") + (q.ActionChunk > 1 ? $" --action-chunk {q.ActionChunk}" : "");
-        steps.Add(("train tiny (per agent)", sw.Elapsed.TotalSeconds,
-            $"./robofactory train --policy openvla --task {cfg.EnvId} --agent-id I --model tiny --image-size {q.ImageSize}{recipeFlags} --batch-size {q.BatchSize} --max-steps {trainSteps} --data {Path.Combine(data, DataNames.RldsFolder, DataNames.RldsDataset(cfg.Name, "I"), DataNames.RldsVersion)} --out {Path.Combine(ckptRoot, RunNames.AgentRun(cfg.Name, "I"))}"));
+        if (q.Concurrent)
+        {
+            int mainThreads = TorchThreads.Get();
+            try
+            {
+                Progress.RunParallel(datasets.Select((_, i) => $"3/4 train agent {i}").ToList(), trainSteps, (i, report, log) =>
+                {
+                    TorchThreads.Set(threadsEach);
+                    TrainAgent(i, report, log);
+                });
+            }
+            finally { TorchThreads.Set(mainThreads); }
+        }
+        else
+            for (int i = 0; i < datasets.Count; i++)
+            {
+                int agent = i;
+                Progress.Run($"3/4 train agent {agent}", trainSteps, (report, log) => TrainAgent(agent, report, log));
+            }
+        var plots = new List<string>();
+        foreach (var dir in runDirs)
+            try { plots.AddRange(TrainPlots.Write(dir)); }
+            catch (Exception e) when (e is not OutOfMemoryException) { Console.Error.WriteLine($"warning: plots not written: {e.Message}"); }
+        int chunk = q.ActionChunk ?? entry.DefaultActionChunk;
+        string recipeFlags = (q.ImageAug ? "" : " --no-image-aug") + (q.Proprio ? " --proprio" : "") + (chunk > 1 ? $" --action-chunk {chunk}" : "");
+        string concurrency = q.Concurrent ? $" (the {datasets.Count} at once, OMP_NUM_THREADS={threadsEach} each)" : "";
+        steps.Add(($"train tiny {q.Policy} (per agent{concurrency})", sw.Elapsed.TotalSeconds,
+            $"./robofactory train --policy {q.Policy} --task {cfg.EnvId} --agent-id I --model tiny --image-size {q.ImageSize} --views {q.Views}{recipeFlags} --batch-size {q.BatchSize} --max-steps {trainSteps} --data {Path.Combine(data, DataNames.RldsFolder, DataNames.RldsDataset(cfg.Name, "I"), DataNames.RldsVersion)} --out {Path.Combine(ckptRoot, RunNames.AgentRun(cfg.Name, "I"))}"));
 
         // 4. closed-loop evaluation on held-out seeds: the trained agents together, and the expert as a sanity check
         sw.Restart();
         EvalReport? learned = null, expert = null;
         string evalRoot = Path.Combine(outDir, "eval");
-        var ckptDirs = LearnedPolicy.CheckpointDirs(ckptRoot, cfg);
+        var ckptDirs = LearnedPolicy.CheckpointDirs(ckptRoot, cfg, q.Policy);
         int evalEpisodes = q.EvalEpisodes;
-        Progress.Run("4/4 eval", 2 * evalEpisodes, (report, log) =>
+        var loadOptions = new PolicyLoadOptions(Decoding: decoding, ExecuteSteps: q.ExecuteSteps);
+        Progress.Run("4/4 eval", evalEpisodes + q.ExpertEpisodes, (report, log) =>
         {
             int done = 0;
-            var tick = new SyncProgress<EpisodeResult>(_ => report(++done, $"{done}/{2 * evalEpisodes} episodes"));
-            learned = Evaluator.Run(new EvalOptions(cfg.Name, evalEpisodes, 1000, MaxSteps: q.EvalMaxSteps, Workers: 1, Videos: 1, OutRoot: evalRoot, Run: "openvla"),
-                () => LearnedPolicy.Load(ckptDirs, options: new PolicyLoadOptions(Decoding: decoding)), tick, log);
-            expert = Evaluator.Run(new EvalOptions(cfg.Name, evalEpisodes, 1000, Workers: q.Workers, Videos: 1, OutRoot: evalRoot, Run: "expert"),
-                () => new ExpertPolicy(cfg.Name), tick, log);
+            var tick = new SyncProgress<EpisodeResult>(_ => report(++done, $"{done}/{evalEpisodes + q.ExpertEpisodes} episodes"));
+            learned = Evaluator.Run(new EvalOptions(cfg.Name, evalEpisodes, q.EvalSeedStart, MaxSteps: evalMaxSteps, Workers: q.Workers, Videos: 1, OutRoot: evalRoot, Run: q.Policy),
+                () => LearnedPolicy.Load(ckptDirs, q.Policy, loadOptions), tick, log);
+            if (q.ExpertEpisodes > 0)
+                expert = Evaluator.Run(new EvalOptions(cfg.Name, q.ExpertEpisodes, q.EvalSeedStart, Workers: q.Workers, Videos: 1, OutRoot: evalRoot, Run: "expert"),
+                    () => new ExpertPolicy(cfg.Name), tick, log);
         });
-        steps.Add(("eval (tiny OpenVLA + expert, seeds 1000+)", sw.Elapsed.TotalSeconds,
-            $"./robofactory eval --policy openvla --task {cfg.EnvId} --checkpoints {ckptRoot} --episodes {evalEpisodes} --seed-start 1000 --max-steps {q.EvalMaxSteps} --decoding {q.Decoding} --video 1"));
+        string evalFlags = (q.Policy == "openvla" ? $" --decoding {q.Decoding}" : "") + (q.ExecuteSteps is int n ? $" --execute-steps {n}" : "");
+        steps.Add(("eval (trained agents + expert)", sw.Elapsed.TotalSeconds,
+            $"./robofactory eval --policy {q.Policy} --task {cfg.EnvId} --checkpoints {ckptRoot} --episodes {evalEpisodes} --seed-start {q.EvalSeedStart} --max-steps {evalMaxSteps}{evalFlags} --workers {q.Workers} --video 1"));
 
         string reportPath = Path.Combine(outDir, "report.md");
         var md = new StringBuilder();
+        var sum = learned!.Summary;
         md.AppendLine($"# Quickstart: {cfg.EnvId}");
         md.AppendLine();
-        md.AppendLine($"Instruction: \"{cfg.Instruction}\"; {cfg.Agents.Count} agents; {q.Demos} demonstrations; training: {budgetNote}; {q.ImageSize} px{(q.Proprio ? ", joint-state tokens" : "")}, {q.ActionChunk} action(s) per call; decoding: {q.Decoding}; measured on this machine ({Environment.ProcessorCount} cores) in {total.Elapsed.TotalMinutes.ToString("0.0", inv)} min.");
+        md.AppendLine(FormattableString.Invariant(
+            $"**The trained agents solved {sum.Successes} of {sum.Episodes} held-out episodes ({sum.SuccessRate:P0}, Wilson 95 % [{sum.WilsonLow:P0}, {sum.WilsonHigh:P0}]), seeds {q.EvalSeedStart}–{q.EvalSeedStart + evalEpisodes - 1}, at most {evalMaxSteps} steps each.**"));
+        md.AppendLine();
+        string decodingNote = q.Policy == "openvla" ? $"decoding: {q.Decoding}" : $"{q.ExecuteSteps ?? chunk} of each chunk executed";
+        md.AppendLine($"Instruction: \"{cfg.Instruction}\"; {cfg.Agents.Count} agents; {q.Demos} demonstrations; policy {q.Policy}; training: {budgetNote}; {q.Views} view(s) at {q.ImageSize} px{(q.Proprio ? ", joint state" : "")}, {chunk} action(s) per call; {decodingNote}; step limit: {stepLimitNote}; success at any step (protocol robofactory-net); measured on this machine ({Environment.ProcessorCount} cores) in {total.Elapsed.TotalMinutes.ToString("0.0", inv)} min.");
         md.AppendLine();
         md.AppendLine("| step | time (s) | reproduce |");
         md.AppendLine("|---|---|---|");
@@ -190,11 +265,24 @@ public static class QuickstartCommand
         md.AppendLine();
         md.AppendLine("## Results");
         md.AppendLine();
-        md.AppendLine("| policy | seeds | success | 95% Wilson interval | mean steps |");
-        md.AppendLine("|---|---|---|---|---|");
-        foreach (var (name, rep, seeds) in new[] { ("tiny OpenVLA (all agents)", learned!, "1000+"), ("scripted expert", expert!, "1000+") })
+        md.AppendLine("| policy | seeds | success | 95% Wilson interval | mean steps | policy calls per env step | ms in the policies per env step |");
+        md.AppendLine("|---|---|---|---|---|---|---|");
+        var rows = new List<(string, EvalReport)> { ($"tiny {q.Policy} (all agents)", learned!) };
+        if (expert is not null) rows.Add(("scripted expert", expert));
+        foreach (var (name, rep) in rows)
+        {
+            int envSteps = Math.Max(1, rep.Results.Sum(e => e.Steps));
+            string calls = rep == learned ? FormattableString.Invariant($"{(double)rep.Results.Sum(e => e.PolicyCalls) / envSteps:0.00}") : "–";
+            string ms = rep == learned ? FormattableString.Invariant($"{1000 * rep.Results.Sum(e => e.PolicySeconds) / envSteps:0.0}") : "–";
             md.AppendLine(FormattableString.Invariant(
-                $"| {name} | {seeds} | {rep.Summary.Successes}/{rep.Summary.Episodes} ({rep.Summary.SuccessRate:P0}) | [{rep.Summary.WilsonLow:P0}, {rep.Summary.WilsonHigh:P0}] | {rep.Summary.MeanSteps:0.0} |"));
+                $"| {name} | {q.EvalSeedStart}–{q.EvalSeedStart + rep.Summary.Episodes - 1} | {rep.Summary.Successes}/{rep.Summary.Episodes} ({rep.Summary.SuccessRate:P0}) | [{rep.Summary.WilsonLow:P0}, {rep.Summary.WilsonHigh:P0}] | {rep.Summary.MeanSteps:0.0} | {calls} | {ms} |"));
+        }
+        var reasons = learned.Results.Where(e => !e.Success).GroupBy(e => e.FailureReason ?? "unknown").OrderByDescending(g => g.Count()).ToList();
+        if (reasons.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("Failures: " + string.Join("; ", reasons.Select(g => $"{g.Count()} × {g.Key}")) + $" (per episode in `{Path.GetRelativePath(outDir, learned.ResultsPath)}`).");
+        }
         md.AppendLine();
         md.AppendLine("## Data");
         md.AppendLine();
@@ -205,7 +293,7 @@ public static class QuickstartCommand
         md.AppendLine();
         foreach (var (run, i) in runs.Select((r, i) => (r, i)))
             md.AppendLine(FormattableString.Invariant(
-                $"- agent {i}: {run.FinalStep} steps in {run.Seconds:0} s; last train loss {run.LastTrain?.Loss:0.000}, action-token accuracy {run.LastTrain?.Accuracy:P0}, L1 {run.LastTrain?.L1:0.000}; validation accuracy {run.LastValidation?.Accuracy:P0}; checkpoint `{run.LastCheckpoint}`"));
+                $"- agent {i}: {run.FinalStep} steps in {run.Seconds:0} s; last train loss {run.LastTrain?.Loss:0.000}, L1 {run.LastTrain?.L1:0.000}; validation L1 {run.LastValidation?.L1:0.000}{(q.Policy == "openvla" ? FormattableString.Invariant($", validation action-token accuracy {run.LastValidation?.Accuracy:P0}") : "")}; checkpoint `{run.LastCheckpoint}`"));
         foreach (var p in plots) md.AppendLine($"- ![{Path.GetFileNameWithoutExtension(p)}]({Path.GetRelativePath(outDir, p)})");
         md.AppendLine();
         md.AppendLine("These are this run's measured figures. docs/results.md lists the settings tried and their success rates;");
@@ -213,7 +301,7 @@ public static class QuickstartCommand
         md.AppendLine();
         md.AppendLine("## Videos");
         md.AppendLine();
-        foreach (var (name, rep) in new[] { ("tiny OpenVLA", learned!), ("expert", expert!) })
+        foreach (var (name, rep) in rows)
             foreach (var v in rep.Results.Where(e => e.Video is not null))
                 md.AppendLine($"- {name}, seed {v.Seed}: [{v.Video}]({Path.GetRelativePath(outDir, Path.Combine(rep.Directory, v.Video!))})");
         File.WriteAllText(reportPath, md.ToString());
@@ -222,21 +310,41 @@ public static class QuickstartCommand
         return reportPath;
     }
 
-    /// <summary>Training throughput on this machine: a few steps of a throw-away run (the first step warms up).</summary>
-    static double MeasureSamplesPerSecond(TrainOptions probe)
+    /// <summary>
+    /// Training throughput per trainer on this machine: a few steps of throw-away runs, all at once as the real ones
+    /// will run (the first step of each warms up); the slowest sets the pace.
+    /// </summary>
+    static double MeasureSamplesPerSecond(IReadOnlyList<TrainOptions> probes, int threadsEach)
     {
+        var rates = new double[probes.Count];
+        var errors = new Exception?[probes.Count];
+        int mainThreads = TorchThreads.Get();
         try
         {
-            using var t = VlaTrainer.Create(probe with { ValEvery = 0, SaveEvery = 0, Logger = "none", Plots = false, Overwrite = true });
-            t.TrainStep();
-            var sw = Stopwatch.StartNew();
-            int n = 0;
-            while (t.Step < probe.MaxSteps) { t.TrainStep(); n++; }
-            return n * probe.SamplesPerStep / Math.Max(sw.Elapsed.TotalSeconds, 1e-6);
+            var threads = probes.Select((probe, i) => new Thread(() =>
+            {
+                try
+                {
+                    TorchThreads.Set(threadsEach);
+                    using var t = VlaTrainer.Create(probe with { ValEvery = 0, SaveEvery = 0, Logger = "none", Plots = false, Overwrite = true });
+                    t.TrainStep();
+                    var sw = Stopwatch.StartNew();
+                    int n = 0;
+                    while (t.Step < probe.MaxSteps) { t.TrainStep(); n++; }
+                    rates[i] = n * probe.SamplesPerStep / Math.Max(sw.Elapsed.TotalSeconds, 1e-6);
+                }
+                catch (Exception e) { errors[i] = e; }
+            })).ToList();
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+            if (errors.FirstOrDefault(e => e is not null) is Exception error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
+            return rates.Min();
         }
         finally
         {
-            if (probe.OutDir is string dir && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            TorchThreads.Set(mainThreads);
+            foreach (var probe in probes)
+                if (probe.OutDir is string dir && Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
     }
 }

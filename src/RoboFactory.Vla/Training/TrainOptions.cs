@@ -51,7 +51,7 @@ public sealed record TrainOptions
     /// <summary>OpenVLA-OFT: "bidirectional" attention over the whole sequence (OFT's parallel decoding) or "causal".</summary>
     public string Attention { get; init; } = "bidirectional";
     public const int MaxActionChunk = 16;
-    /// <summary>How many views of <see cref="DatasetViews.Order"/> to feed (3 = all; fewer only for quick tests).</summary>
+    /// <summary>How many views of <see cref="DatasetViews.Order"/> to feed (3 = all; 1 = the agent's head camera).</summary>
     public int Views { get; init; } = DatasetViews.Count;
     public string DType { get; init; } = "fp32";
     public string Device { get; init; } = "cpu";

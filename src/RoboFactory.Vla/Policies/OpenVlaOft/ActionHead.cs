@@ -96,8 +96,11 @@ public sealed class ProprioProjector : nn.Module<Tensor, Tensor>
     internal Linear fc2;
     internal GELU act_fn1;
 
+    public int StateDim { get; }
+
     public ProprioProjector(long hidden, int stateDim, Device? device = null) : base("ProprioProjector")
     {
+        StateDim = stateDim;
         fc1 = nn.Linear(stateDim, hidden, device: device);
         fc2 = nn.Linear(hidden, hidden, device: device);
         act_fn1 = nn.GELU();
