@@ -24,6 +24,8 @@ PACKAGES=(
   # OpenBLAS for its fp32 matmuls (without it libblas.so.3 is the netlib reference BLAS, about 10x slower), in its
   # OpenMP build (the pthread build's own thread pool competes with torch's OpenMP threads)
   python3-torch libopenblas0-openmp
+  # data-parallel training: `mpirun -np N ./robofactory train` (libmpi.so.40 is called directly, see Vla/Native/MpiInterop.cs)
+  openmpi-bin libopenmpi3
 )
 
 missing=()

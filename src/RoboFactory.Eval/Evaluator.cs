@@ -1,3 +1,4 @@
+using RoboFactory.Core.Sharding;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -16,7 +17,7 @@ namespace RoboFactory.Eval;
 /// <param name="OutRoot">results go to OutRoot/{policy}/{task}/{run}/</param>
 public sealed record EvalOptions(
     string Task, int Episodes = 100, int SeedStart = 1000, int? MaxSteps = null, int Workers = 1, int Videos = 0,
-    string OutRoot = RunNames.DefaultEvalRoot, string? Run = null, string? ConfigFile = null, int VideoFps = 20);
+    string OutRoot = RunNames.DefaultEvalRoot, string? Run = null, string? ConfigFile = null, int VideoFps = 20, Shard? Shard = null);
 
 /// <summary>One evaluated episode as written to results.json.</summary>
 /// <param name="Evaluation">the task's sub-conditions at success, else at the last step (null when no step was taken)</param>
@@ -42,14 +43,17 @@ public static class Evaluator
         var (config, _) = TaskRegistry.Load(o.Task, o.ConfigFile);
         int maxSteps = o.MaxSteps ?? config.MaxEpisodeSteps;
         if (maxSteps <= 0) throw new ArgumentException($"--max-steps must be positive, got {maxSteps}");
-        var seeds = Enumerable.Range(o.SeedStart, o.Episodes).ToList();
+        // positions in the seed list: all, or this shard's (k ≡ i mod n); videos go to the first --video positions of the whole list
+        var positions = (o.Shard?.Positions(o.Episodes) ?? Enumerable.Range(0, o.Episodes)).ToList();
+        if (positions.Count == 0) throw new ArgumentException($"--shard {o.Shard}: {o.Episodes} episode(s) leave no seed for this shard");
+        var seeds = positions.Select(k => o.SeedStart + k).ToList();
 
         // one policy + environment per worker; validated before anything is simulated
         var policies = new List<EvalPolicy>();
         var envs = new List<MultiAgentEnv>();
         try
         {
-            for (int w = 0; w < Math.Min(o.Workers, o.Episodes); w++)
+            for (int w = 0; w < Math.Min(o.Workers, seeds.Count); w++)
             {
                 var policy = createPolicy();
                 policies.Add(policy);
@@ -78,7 +82,7 @@ public static class Evaluator
                 while (!cancel.IsCancellationRequested && (k = Interlocked.Increment(ref next)) < seeds.Count)
                 {
                     int seed = seeds[k];
-                    VideoWriter? video = k < o.Videos ? new VideoWriter(Path.Combine(dir, $"seed_{seed}.mp4"), VideoFrames.Size(env), o.VideoFps) : null;
+                    VideoWriter? video = positions[k] < o.Videos ? new VideoWriter(Path.Combine(dir, $"seed_{seed}.mp4"), VideoFrames.Size(env), o.VideoFps) : null;
                     var sw = Stopwatch.StartNew();
                     EpisodeRun r;
                     // the conditions that decided the episode: those of the first successful step, else of the last step
@@ -119,8 +123,14 @@ public static class Evaluator
 
             var done = results.Where(r => r is not null).Select(r => r!).ToList();
             var summary = Summarise(done, interrupted);
-            string path = Path.Combine(dir, "results.json");
-            WriteResults(path, o, config, policyName, run, maxSteps, done, summary);
+            string path = Path.Combine(dir, o.Shard is null ? ResultsFile : ShardResultsFile(o.Shard));
+            var header = new JsonObject
+            {
+                ["task"] = config.Name, ["env_id"] = config.EnvId, ["policy"] = policyName, ["run"] = run,
+                ["seed_start"] = o.SeedStart, ["episodes_requested"] = o.Episodes, ["max_steps"] = maxSteps,
+            };
+            if (o.Shard is not null) header[ShardKey] = o.Shard.ToString();
+            WriteResults(path, header, done.OrderBy(r => r.Seed).Select(EpisodeJson), summary);
             return new EvalReport(dir, path, done, summary);
         }
         finally
@@ -157,31 +167,111 @@ public static class Evaluator
         return (Math.Max(0, centre - half), Math.Min(1, centre + half));
     }
 
-    private static void WriteResults(string path, EvalOptions o, TaskConfig config, string policy, string run, int maxSteps,
-        IReadOnlyList<EpisodeResult> results, EvalSummary s)
+    public const string ResultsFile = "results.json";
+    const string ShardKey = "shard";
+
+    /// <summary>The results file of one shard, next to the others in the run folder: results_shard2of8.json.</summary>
+    public static string ShardResultsFile(Shard shard) => $"results_{shard.Tag}.json";
+
+    private static JsonNode EpisodeJson(EpisodeResult r) => new JsonObject
     {
-        var json = new JsonObject
+        ["seed"] = r.Seed, ["success"] = r.Success, ["steps"] = r.Steps, ["wall_time_s"] = r.WallSeconds,
+        ["failure_reason"] = r.FailureReason, ["clipped_actions"] = r.ClippedActions, ["video"] = r.Video,
+        ["conditions"] = Conditions(r.Evaluation),
+        ["policy_calls"] = r.PolicyCalls, ["policy_seconds"] = r.PolicySeconds,
+    };
+
+    /// <summary>The fields of an episode that the summary needs, read back from results.json.</summary>
+    private static EpisodeResult SummaryFields(JsonNode e) => new(
+        e["seed"]!.GetValue<int>(), e["success"]!.GetValue<bool>(), e["steps"]!.GetValue<int>(), 0, null,
+        e["clipped_actions"]?.GetValue<int>() ?? 0, null);
+
+    /// <summary>results.json: <paramref name="header"/>'s fields, the summary, then the episodes in seed order.</summary>
+    private static void WriteResults(string path, JsonObject header, IEnumerable<JsonNode> episodes, EvalSummary s)
+    {
+        var list = episodes.ToList();
+        var json = new JsonObject();
+        foreach (var (k, v) in header) json[k] = v?.DeepClone();
+        json["summary"] = new JsonObject
         {
-            ["task"] = config.Name, ["env_id"] = config.EnvId, ["policy"] = policy, ["run"] = run,
-            ["seed_start"] = o.SeedStart, ["episodes_requested"] = o.Episodes, ["max_steps"] = maxSteps,
-            ["summary"] = new JsonObject
-            {
-                ["episodes"] = s.Episodes, ["successes"] = s.Successes, ["success_rate"] = Math.Round(s.SuccessRate, 4),
-                ["wilson95"] = new JsonArray(Math.Round(s.WilsonLow, 4), Math.Round(s.WilsonHigh, 4)),
-                ["mean_steps"] = Math.Round(s.MeanSteps, 2), ["interrupted"] = s.Interrupted,
-                ["clipped_actions"] = results.Sum(r => r.ClippedActions),
-            },
-            ["episodes"] = new JsonArray(results.OrderBy(r => r.Seed).Select(r => (JsonNode)new JsonObject
-            {
-                ["seed"] = r.Seed, ["success"] = r.Success, ["steps"] = r.Steps, ["wall_time_s"] = r.WallSeconds,
-                ["failure_reason"] = r.FailureReason, ["clipped_actions"] = r.ClippedActions, ["video"] = r.Video,
-                ["conditions"] = Conditions(r.Evaluation),
-                ["policy_calls"] = r.PolicyCalls, ["policy_seconds"] = r.PolicySeconds,
-            }).ToArray()),
+            ["episodes"] = s.Episodes, ["successes"] = s.Successes, ["success_rate"] = Math.Round(s.SuccessRate, 4),
+            ["wilson95"] = new JsonArray(Math.Round(s.WilsonLow, 4), Math.Round(s.WilsonHigh, 4)),
+            ["mean_steps"] = Math.Round(s.MeanSteps, 2), ["interrupted"] = s.Interrupted,
+            ["clipped_actions"] = list.Sum(e => e["clipped_actions"]?.GetValue<int>() ?? 0),
         };
+        json["episodes"] = new JsonArray(list.ToArray());
         string tmp = path + ".tmp";
         File.WriteAllText(tmp, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// `eval merge`: combines the shards' results files (results_shardIofN.json, from `eval --shard i/n`) into one
+    /// results.json equal to an unsharded run's, timings aside. Refuses shards of different evaluations (task,
+    /// policy, seeds, step limit, shard count), a missing or repeated shard, and missing or duplicated seeds.
+    /// </summary>
+    /// <param name="files">the shards' files; their folders may differ (shards copied from several machines)</param>
+    /// <param name="outDir">where results.json goes (default: the first shard's folder)</param>
+    public static (string Path, EvalSummary Summary) Merge(IReadOnlyList<string> files, string? outDir = null)
+    {
+        if (files.Count == 0) throw new ArgumentException("eval merge: no shard results given");
+        var shards = new List<(string File, JsonObject Json, Shard Shard)>();
+        foreach (var f in files)
+        {
+            if (!File.Exists(f)) throw new FileNotFoundException($"eval merge: {f} does not exist");
+            JsonObject json;
+            try { json = JsonNode.Parse(File.ReadAllText(f)) as JsonObject ?? throw new InvalidDataException($"{f}: not a JSON object"); }
+            catch (JsonException e) { throw new InvalidDataException($"{f}: not valid JSON ({e.Message})"); }
+            if (json[ShardKey]?.GetValue<string>() is not string tag)
+                throw new InvalidDataException($"{f}: field '{ShardKey}' is missing: not the results of `eval --shard i/n`");
+            shards.Add((f, json, Shard.Parse(tag) ?? throw new InvalidDataException($"{f}: field '{ShardKey}' is empty")));
+        }
+        var first = shards[0];
+        string[] same = ["task", "env_id", "policy", "seed_start", "episodes_requested", "max_steps"];
+        foreach (var (f, json, shard) in shards.Skip(1))
+        {
+            foreach (var key in same)
+                if (!JsonNode.DeepEquals(json[key], first.Json[key]))
+                    throw new InvalidDataException($"eval merge: {f} has {key} = {json[key]?.ToJsonString() ?? "null"}, {first.File} has {first.Json[key]?.ToJsonString() ?? "null"}: shards of different evaluations");
+            if (shard.Count != first.Shard.Count)
+                throw new InvalidDataException($"eval merge: {f} is shard {shard} and {first.File} shard {first.Shard}: different shard counts");
+        }
+        int n = first.Shard.Count;
+        var repeated = shards.GroupBy(s => s.Shard.Index).Where(g => g.Count() > 1).ToList();
+        if (repeated.Count > 0)
+            throw new InvalidDataException("eval merge: " + string.Join("; ", repeated.Select(g => $"shard {g.Key}/{n} given {g.Count()} times ({string.Join(", ", g.Select(s => s.File))})")));
+        var absent = Enumerable.Range(0, n).Except(shards.Select(s => s.Shard.Index)).ToList();
+        if (absent.Count > 0) throw new InvalidDataException($"eval merge: shard(s) {string.Join(", ", absent.Select(i => $"{i}/{n}"))} missing");
+
+        int seedStart = first.Json["seed_start"]!.GetValue<int>(), episodes = first.Json["episodes_requested"]!.GetValue<int>();
+        var bySeed = new SortedDictionary<int, JsonNode>();
+        var duplicated = new List<string>();
+        bool interrupted = false;
+        foreach (var (f, json, shard) in shards)
+        {
+            interrupted |= json["summary"]?["interrupted"]?.GetValue<bool>() ?? false;
+            foreach (var node in json["episodes"]?.AsArray() ?? throw new InvalidDataException($"{f}: field 'episodes' is missing"))
+            {
+                var e = node ?? throw new InvalidDataException($"{f}: an episode is null");
+                int seed = e["seed"]?.GetValue<int>() ?? throw new InvalidDataException($"{f}: an episode has no 'seed'");
+                if (!shard.Holds(seed - seedStart)) throw new InvalidDataException($"{f}: seed {seed} does not belong to shard {shard} (seeds {seedStart}+k, k ≡ {shard.Index} mod {n})");
+                if (!bySeed.TryAdd(seed, e.DeepClone())) duplicated.Add($"{seed}");
+            }
+        }
+        if (duplicated.Count > 0) throw new InvalidDataException($"eval merge: seed(s) {string.Join(", ", duplicated)} appear twice");
+        var missing = Enumerable.Range(seedStart, episodes).Where(s => !bySeed.ContainsKey(s)).ToList();
+        if (missing.Count > 0 && !interrupted)
+            throw new InvalidDataException($"eval merge: {missing.Count} seed(s) missing ({string.Join(", ", missing.Take(10))}{(missing.Count > 10 ? ", …" : "")})");
+
+        var header = new JsonObject();
+        foreach (var (k, v) in first.Json)
+            if (k is not (ShardKey or "summary" or "episodes")) header[k] = v?.DeepClone();
+        var summary = Summarise(bySeed.Values.Select(SummaryFields).ToList(), interrupted || missing.Count > 0);
+        string dir = outDir ?? Path.GetDirectoryName(Path.GetFullPath(first.File))!;
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, ResultsFile);
+        WriteResults(path, header, bySeed.Values, summary);
+        return (path, summary);
     }
 
     /// <summary>{"barrier_lifted": false, ...} in the task's order, or null.</summary>

@@ -55,6 +55,13 @@ public class CliTests
             ["sim", "rollout", "--task", "LiftBarrier", "--seed", "0", "--steps", "200", "--policy", "random"],
             ["sim", "render", "--task", "LiftBarrier", "--seed", "0", "--out", "dir"],
             ["model", "info", "--config", "tiny"],
+            // issue 18: sharded prepare and eval, and their merges
+            ["prepare", "--task", "LiftBarrier", "--num", "800", "--shard", "3/8", "--out", "data"],
+            ["prepare", "--task", "LiftBarrier", "--num", "800", "--shard", "auto", "--shards", "8"],
+            ["prepare", "merge", "--task", "LiftBarrier", "--out", "data"],
+            ["eval", "--policy", "expert", "--task", "LiftBarrier-rf", "--episodes", "100", "--shard", "auto", "--shards", "4", "--run", "heldout"],
+            ["eval", "merge", "eval_results/expert/LiftBarrier-rf/heldout"],
+            ["bench", "train", "--ranks", "1,2"],
         ];
         foreach (var line in lines)
             Assert.True(Root.Build().Parse(line).Errors.Count == 0, $"{string.Join(' ', line)}: {string.Join("; ", Root.Build().Parse(line).Errors.Select(e => e.Message))}");

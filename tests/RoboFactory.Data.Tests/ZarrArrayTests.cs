@@ -57,14 +57,16 @@ public class ZarrArrayTests
         Assert.Equal(data, reopened.ReadAll());
     }
 
-    [Fact]
-    public void Truncate_resets_padding_so_the_result_equals_a_fresh_write()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Truncate_resets_padding_so_the_result_equals_a_fresh_write(bool metadataFirst)
     {
         using var tmp = new TempDir();
         var data = new TestRng(9).Floats(250 * 8);
         var a = ZarrArray<float>.Create(tmp["a"], [0, 8], [100, 8], ZarrCompressor.UpstreamDefault);
         a.Append(data);
-        a.Truncate(130);
+        a.Truncate(130, metadataFirst);
         var b = ZarrArray<float>.Create(tmp["b"], [0, 8], [100, 8], ZarrCompressor.UpstreamDefault);
         b.Append(data.AsSpan(0, 130 * 8));
         Hash.AssertTreesEqual(tmp["b"], tmp["a"]);

@@ -57,6 +57,51 @@ public class RecordingTests : IDisposable
         for (int agent = 0; agent < 2; agent++)
             foreach (var array in Arrays)
                 Assert.True(Bytes(full.Stores[agent], array).AsSpan().SequenceEqual(Bytes(rest.Stores[agent], array)), $"agent {agent} {array} differs after resume");
+
+        // killed between the agents' commits of episode 2: agent 0's store holds 2 episodes, agent 1's only 1 (its rows
+        // and attributes of episode 2 written but not committed). Resume rolls agent 0 back and ends byte-identical.
+        string torn = Path.Combine(root, "torn");
+        using var cancel2 = new CancellationTokenSource();
+        var progress2 = new SyncProgress<PrepareProgress>(p => { if (p.Successes >= 2) cancel2.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() =>
+            DemoRecorder.Run(new PrepareOptions("LiftBarrier", 3, Workers: 1, OutRoot: torn), progress2, cancel: cancel2.Token));
+        ZarrEpisodeWriter.RollBack(Path.Combine(torn, "LiftBarrier_Agent1_3.zarr"), 1);
+        var log = new List<string>();
+        var healed = DemoRecorder.Run(new PrepareOptions("LiftBarrier", 3, Workers: 1, OutRoot: torn, Resume: true), log: log.Add);
+        Assert.Contains(log, l => l.Contains("holds 2 episodes, the other agents' stores 1; rolling it back to 1"));
+        for (int agent = 0; agent < 2; agent++)
+            foreach (var array in Arrays)
+                Assert.True(Bytes(full.Stores[agent], array).AsSpan().SequenceEqual(Bytes(healed.Stores[agent], array)), $"agent {agent} {array} differs after a torn resume");
+    }
+
+    [Fact]
+    public void ShardsMergeIntoTheStoresOfAnUnshardedRun()
+    {
+        var whole = DemoRecorder.Run(new PrepareOptions("LiftBarrier", 3, Workers: 1, SeedStart: 5, OutRoot: Path.Combine(root, "whole")));
+        string data = Path.Combine(root, "sharded");
+        var parts = Enumerable.Range(0, 2).Select(i =>
+            DemoRecorder.Run(new PrepareOptions("LiftBarrier", 3, Workers: 1, SeedStart: 5, OutRoot: data, Shard: new Core.Sharding.Shard(i, 2)))).ToList();
+        Assert.Equal(2, parts[0].Successes); // seeds 5 and 7
+        Assert.Equal(1, parts[1].Successes); // seed 6
+        Assert.Contains(Path.Combine("shards", "shard1of2"), parts[1].Stores[0]);
+
+        // one shard alone is refused, naming the missing one
+        var copy = Path.Combine(root, "half");
+        Directory.CreateDirectory(Path.Combine(copy, DemoRecorder.ShardsFolder));
+        Directory.Move(Path.Combine(data, DemoRecorder.ShardsFolder, "shard1of2"), Path.Combine(copy, DemoRecorder.ShardsFolder, "shard1of2"));
+        Assert.Contains("shard(s) 1/2 of LiftBarrier missing", Assert.Throws<InvalidDataException>(() => DemoRecorder.Merge("LiftBarrier", data)).Message);
+        Directory.Move(Path.Combine(copy, DemoRecorder.ShardsFolder, "shard1of2"), Path.Combine(data, DemoRecorder.ShardsFolder, "shard1of2"));
+
+        var merged = DemoRecorder.Merge("LiftBarrier", data);
+        Assert.Equal(3, merged.Successes);
+        for (int agent = 0; agent < 2; agent++)
+        {
+            Assert.Equal(Path.GetFileName(whole.Stores[agent]), Path.GetFileName(merged.Stores[agent]));
+            foreach (var array in Arrays)
+                Assert.True(Bytes(whole.Stores[agent], array).AsSpan().SequenceEqual(Bytes(merged.Stores[agent], array)), $"agent {agent} {array} differs after merge");
+            Assert.Equal(File.ReadAllText(Path.Combine(whole.Stores[agent], ".zattrs")), File.ReadAllText(Path.Combine(merged.Stores[agent], ".zattrs")));
+        }
+        Assert.Contains("--overwrite", Assert.Throws<ArgumentException>(() => DemoRecorder.Merge("LiftBarrier", data)).Message);
     }
 
     [Fact]

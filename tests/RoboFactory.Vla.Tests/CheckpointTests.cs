@@ -159,3 +159,56 @@ public class CheckpointTests
         Assert.Throws<SafetensorsException>(() => f.ReadInto("f32", intTarget));
     }
 }
+
+/// <summary>An openvla-7b folder with bad weights is refused from its headers, before 7.5 B parameters are allocated.</summary>
+public class CheckpointHeaderTests
+{
+    [Fact]
+    public void SevenBConfig_WithATruncatedOrForeignCheckpoint_IsRefusedBeforeAllocating()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("7b"));
+        ConfigJson.Write(OpenVlaConfig.OpenVla7B, Path.Combine(dir.File("7b"), "config.json"));
+
+        // a 1,000-byte model.safetensors: the header length field points past the end of the file
+        var bytes = new byte[1000];
+        BitConverter.GetBytes(5000UL).CopyTo(bytes, 0);
+        File.WriteAllBytes(Path.Combine(dir.File("7b"), "model.safetensors"), bytes);
+        var truncated = Assert.Throws<SafetensorsException>(() => Pretrained.Load(dir.File("7b")));
+        Assert.Contains("model.safetensors", truncated.Message);
+
+        // a valid tiny checkpoint under the 7B config: every shape problem named, nothing allocated
+        using (var tiny = Pretrained.Create(OpenVlaConfig.Tiny, seed: 1)) Pretrained.Save(tiny, dir.File("tiny"));
+        File.Copy(Path.Combine(dir.File("tiny"), "model.safetensors"), Path.Combine(dir.File("7b"), "model.safetensors"), overwrite: true);
+        var peak = System.Diagnostics.Process.GetCurrentProcess();
+        var foreign = Assert.Throws<CheckpointMismatchException>(() => Pretrained.Load(dir.File("7b")));
+        Assert.Contains(foreign.Problems, p => p.StartsWith("wrong shape for language_model.model.embed_tokens.weight"));
+        peak.Refresh();
+        Assert.True(peak.WorkingSet64 < 8L << 30, $"working set {peak.WorkingSet64 >> 20} MiB: the 7B weights were allocated");
+    }
+}
+
+/// <summary>`model init`: the streamed random-init folder loads as the model Pretrained.Create builds.</summary>
+public class ModelInitTests
+{
+    [Fact]
+    public void StreamedInit_EqualsCreate_AndShardsLikeSave()
+    {
+        using var dir = new TempDir();
+        var files = Pretrained.InitCheckpoint(OpenVlaConfig.Tiny, dir.File("one"), ScalarType.Float32, seed: 3);
+        Assert.Equal(["config.json", "model.safetensors"], Directory.GetFiles(dir.File("one")).Select(Path.GetFileName).Order());
+        using var created = Pretrained.Create(OpenVlaConfig.Tiny, seed: 3);
+        using var loaded = Pretrained.Load(dir.File("one"));
+        foreach (var (k, t) in CheckpointIO.StateOf(created))
+            Assert.True(t.equal(CheckpointIO.StateOf(loaded)[k]).all().item<bool>(), $"{k} differs from Pretrained.Create");
+
+        // sharded and bf16: the index names every key, and the shards load
+        var sharded = Pretrained.InitCheckpoint(OpenVlaConfig.Tiny, dir.File("shards"), ScalarType.BFloat16, seed: 3, maxShardBytes: 2_000_000);
+        Assert.Contains(sharded, f => f.EndsWith(CheckpointIO.IndexFile));
+        Assert.True(sharded.Count(f => f.EndsWith(".safetensors")) > 2);
+        using var bf16 = Pretrained.Load(dir.File("shards"), dtype: ScalarType.BFloat16);
+        var w = CheckpointIO.StateOf(bf16)["language_model.model.layers.0.mlp.up_proj.weight"];
+        Assert.Equal(ScalarType.BFloat16, w.dtype);
+        Assert.True(w.to(ScalarType.Float32).equal(CheckpointIO.StateOf(created)["language_model.model.layers.0.mlp.up_proj.weight"].to(ScalarType.BFloat16).to(ScalarType.Float32)).all().item<bool>());
+    }
+}

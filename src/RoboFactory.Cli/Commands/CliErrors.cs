@@ -1,6 +1,8 @@
 using RoboFactory.Data.Datasets;
 using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Interop;
+using RoboFactory.Vla.Checkpoint;
+using RoboFactory.Vla.Config;
 
 namespace RoboFactory.Cli.Commands;
 
@@ -11,7 +13,8 @@ public static class CliErrors
     {
         try { action(); return 0; }
         catch (Exception e) when (e is ConfigException or ArgumentException or FileNotFoundException or DirectoryNotFoundException
-                                   or MuJoCoException or KeyNotFoundException or InvalidDataException or DatasetExistsException)
+                                   or MuJoCoException or KeyNotFoundException or InvalidDataException or DatasetExistsException
+                                   or VlaConfigException or SafetensorsException or CheckpointMismatchException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 2;

@@ -37,12 +37,16 @@ public static class EvalCommand
         decoding.AcceptOnlyFromAmong("greedy", "action-greedy", "expected");
         var execute = new Option<int?>("--execute-steps") { Description = "Trained policies: actions executed from each predicted chunk before asking again (default: the whole chunk; RoboFactory's Diffusion Policy executes 6 of 8)" };
         var data = new Option<string>("--data") { Description = "replay: data folder holding zarr/{Task}_Agent{i}_{num}.zarr", DefaultValueFactory = _ => "data" };
-        foreach (var o in new Option[] { policy, task, config, checkpoints, device, decoding, episodes, seedStart, maxSteps, workers, video, outDir, run, data, execute }) cmd.Options.Add(o);
+        var shard = ShardOptions.Shard("writing results_shardIofN.json into the run folder (give every shard the same --run)");
+        var shards = ShardOptions.Shards();
+        foreach (var o in new Option[] { policy, task, config, checkpoints, device, decoding, episodes, seedStart, maxSteps, workers, video, outDir, run, data, execute, shard, shards }) cmd.Options.Add(o);
+        cmd.Subcommands.Add(BuildMerge());
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             string taskName = r.GetValue(task)!;
             var options = new EvalOptions(taskName, r.GetValue(episodes), r.GetValue(seedStart), r.GetValue(maxSteps), r.GetValue(workers),
-                r.GetValue(video), r.GetValue(outDir)!, r.GetValue(run), r.GetValue(config));
+                r.GetValue(video), r.GetValue(outDir)!, r.GetValue(run), r.GetValue(config), Shard: ShardOptions.Parse(r, shard, shards));
+            int total = options.Shard?.Positions(options.Episodes).Count() ?? options.Episodes;
             Func<EvalPolicy> create = r.GetValue(policy) switch
             {
                 "expert" => () => new ExpertPolicy(taskName),
@@ -58,18 +62,45 @@ public static class EvalCommand
             int finished = 0, successes = 0;
             try
             {
-                Progress.Run($"eval {r.GetValue(policy)} {taskName}", options.Episodes, (report_, log) =>
+                Progress.Run($"eval {r.GetValue(policy)} {taskName}{(options.Shard is null ? "" : $" shard {options.Shard}")}", total, (report_, log) =>
                 {
                     report = Evaluator.Run(options, create, new SyncProgress<EpisodeResult>(e =>
                     {
                         int f = Interlocked.Increment(ref finished);
                         int s = e.Success ? Interlocked.Increment(ref successes) : Volatile.Read(ref successes);
-                        report_(f, FormattableString.Invariant($"{f}/{options.Episodes} episodes, success {s}/{f}"));
+                        report_(f, FormattableString.Invariant($"{f}/{total} episodes, success {s}/{f}"));
                     }), log, cts.Token);
                 });
             }
             finally { Console.CancelKeyPress -= onCancel; }
             Print(report!);
+        }));
+        return cmd;
+    }
+
+    /// <summary>`eval merge`: one results.json from the shards' results files.</summary>
+    private static Command BuildMerge()
+    {
+        var cmd = new Command("merge", "Combine the results of `eval --shard i/n` runs into one results.json (equal to an unsharded run's, timings aside). Refuses shards of different evaluations, missing or repeated shards, and missing or duplicated seeds.");
+        var inputs = new Argument<string[]>("shards") { Description = "Run folders holding results_shardIofN.json files, or the files themselves", Arity = ArgumentArity.OneOrMore };
+        var outDir = new Option<string?>("--out") { Description = "Folder for the merged results.json (default: the first shard's folder)" };
+        cmd.Arguments.Add(inputs); cmd.Options.Add(outDir);
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            var files = new List<string>();
+            foreach (var p in r.GetValue(inputs)!)
+            {
+                if (Directory.Exists(p))
+                {
+                    var found = Directory.GetFiles(p, "results_shard*of*.json").Order().ToList();
+                    if (found.Count == 0) throw new FileNotFoundException($"eval merge: {p} holds no results_shardIofN.json file");
+                    files.AddRange(found);
+                }
+                else files.Add(p);
+            }
+            var (path, s) = Evaluator.Merge(files, r.GetValue(outDir));
+            Console.WriteLine(FormattableString.Invariant($"merged {files.Count} shard(s): {s.Successes}/{s.Episodes} = {s.SuccessRate:P1} (95% Wilson [{s.WilsonLow:P1}, {s.WilsonHigh:P1}]), mean steps {s.MeanSteps:0.0}{(s.Interrupted ? " (partial)" : "")}"));
+            Console.WriteLine($"results: {path}");
         }));
         return cmd;
     }

@@ -16,19 +16,10 @@ public static class ModelCommands
     {
         var model = new Command("model", "OpenVLA model: parameter counts, checkpoint-backed inference.");
         model.Subcommands.Add(Info());
+        model.Subcommands.Add(Init());
         model.Subcommands.Add(Predict());
         return model;
     }
-
-    /// <summary>Vla errors a user can cause become one line and exit code 2, like <see cref="CliErrors"/>.</summary>
-    static int Guard(Action action) => CliErrors.Run(() =>
-    {
-        try { action(); }
-        catch (Exception e) when (e is VlaConfigException or SafetensorsException or CheckpointMismatchException)
-        {
-            throw new ArgumentException(e.Message, e);
-        }
-    });
 
     static Command Info()
     {
@@ -40,7 +31,7 @@ public static class ModelCommands
         var actionDim = new Option<int>("--action-dim") { Description = "openvla-oft: action dimension D of the head", DefaultValueFactory = _ => 8 };
         var proprio = new Option<bool>("--proprio") { Description = "openvla-oft: count the proprio projector for an 8-D joint state" };
         cmd.Options.Add(config); cmd.Options.Add(keys); cmd.Options.Add(policy); cmd.Options.Add(actionDim); cmd.Options.Add(proprio);
-        cmd.SetAction(r => Guard(() =>
+        cmd.SetAction(r => CliErrors.Run(() =>
         {
             var c = OpenVlaConfig.Resolve(r.GetValue(config)!);
             Console.WriteLine($"config: {c.Name}");
@@ -71,6 +62,27 @@ public static class ModelCommands
         return cmd;
     }
 
+    static Command Init()
+    {
+        var cmd = new Command("init", "Write a random-init checkpoint folder in the Hugging Face layout (config.json, model.safetensors or shards + index), tensor by tensor: a stand-in for real weights with the exact shapes (openvla-7b: 15 GB in bf16, peak memory one tensor).");
+        var config = new Option<string>("--config") { Description = "openvla-7b | tiny | path to config.json", DefaultValueFactory = _ => "openvla-7b" };
+        var outDir = new Option<string>("--out") { Description = "Output folder", Required = true };
+        var dtype = new Option<string>("--dtype") { Description = "bf16 | fp32", DefaultValueFactory = _ => "bf16" };
+        var seed = new Option<long>("--seed") { Description = "Random seed of the init (the same weights as `train --model tiny --seed S` starts from)", DefaultValueFactory = _ => 0 };
+        var shard = new Option<long>("--max-shard-bytes") { Description = "Largest shard (Hugging Face's default 5 GB)", DefaultValueFactory = _ => 5_000_000_000 };
+        foreach (var o in new Option[] { config, outDir, dtype, seed, shard }) cmd.Options.Add(o);
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            var c = OpenVlaConfig.Resolve(r.GetValue(config)!);
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var files = Pretrained.InitCheckpoint(c, r.GetValue(outDir)!, Pretrained.ParseDType(r.GetValue(dtype)!), r.GetValue(seed), r.GetValue(shard));
+            long bytes = files.Where(f => f.EndsWith(".safetensors")).Sum(f => new FileInfo(f).Length);
+            Console.WriteLine(FormattableString.Invariant($"{c.Name}: {ParameterShapes.Total(c):N0} parameters, {bytes / 1e9:0.00} GB in {files.Count(f => f.EndsWith(".safetensors"))} file(s), {sw.Elapsed.TotalSeconds:0.0} s"));
+            foreach (var f in files) Console.WriteLine($"  {f}");
+        }));
+        return cmd;
+    }
+
     static Command Predict()
     {
         var cmd = new Command("predict", "Predict one action from image(s) and an instruction (greedy, KV cache, exactly action_dim tokens).");
@@ -84,7 +96,7 @@ public static class ModelCommands
         var device = new Option<string>("--device") { Description = "cpu | cuda | cuda:N", DefaultValueFactory = _ => "cpu" };
         var dtype = new Option<string>("--dtype") { Description = "fp32 | bf16", DefaultValueFactory = _ => "fp32" };
         foreach (var o in new Option[] { modelOpt, images, instruction, stats, key, dim, tokenizer, device, dtype }) cmd.Options.Add(o);
-        cmd.SetAction(r => Guard(() =>
+        cmd.SetAction(r => CliErrors.Run(() =>
         {
             using var p = OpenVlaInference.Load(r.GetValue(modelOpt)!, Pretrained.ParseDevice(r.GetValue(device)!), Pretrained.ParseDType(r.GetValue(dtype)!), r.GetValue(tokenizer));
             var statsPath = r.GetValue(stats);
@@ -113,7 +125,7 @@ public static class ModelCommands
         var prompt = new Option<int>("--prompt-tokens") { Description = "Text tokens in the prompt (incl. BOS)", DefaultValueFactory = _ => 24 };
         var noCalls = new Option<bool>("--skip-policy-calls") { Description = "Skip the per-call latency of both policies (openvla: prefill + 7 decodes for one 8-D action; openvla-oft: one pass for a chunk of 8), which adds about two prefills per view count" };
         foreach (var o in new Option[] { skip7b, repeats, tokens, prompt, noCalls }) cmd.Options.Add(o);
-        cmd.SetAction(r => Guard(() =>
+        cmd.SetAction(r => CliErrors.Run(() =>
         {
             var res = ModelBench.Run(!r.GetValue(skip7b), r.GetValue(repeats), r.GetValue(tokens), r.GetValue(prompt), Console.Out, policyCalls: !r.GetValue(noCalls));
             Console.WriteLine();

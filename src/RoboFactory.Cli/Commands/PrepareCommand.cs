@@ -20,22 +20,50 @@ public static class PrepareCommand
         var resume = new Option<bool>("--resume") { Description = "Continue an interrupted run (its .partial stores) without duplicating episodes" };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace finished stores of the same name" };
         var maxAttempts = new Option<int?>("--max-attempts") { Description = "Give up after this many seeds (default 3*num+20)" };
-        foreach (var o in new Option[] { task, config, num, workers, seedStart, outDir, resume, overwrite, maxAttempts }) cmd.Options.Add(o);
+        var shard = ShardOptions.Shard("of the seeds --seed-start..--seed-start+num−1 (a failed seed is skipped, not replaced), into OUT/zarr/shards/shard{i}of{n}/");
+        var shards = ShardOptions.Shards();
+        foreach (var o in new Option[] { task, config, num, workers, seedStart, outDir, resume, overwrite, maxAttempts, shard, shards }) cmd.Options.Add(o);
+        cmd.Subcommands.Add(BuildMerge());
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             var options = new PrepareOptions(r.GetValue(task)!, r.GetValue(num), r.GetValue(workers), r.GetValue(seedStart),
-                Path.Combine(r.GetValue(outDir)!, DataNames.ZarrFolder), r.GetValue(resume), r.GetValue(overwrite), r.GetValue(maxAttempts), r.GetValue(config));
+                Path.Combine(r.GetValue(outDir)!, DataNames.ZarrFolder), r.GetValue(resume), r.GetValue(overwrite), r.GetValue(maxAttempts), r.GetValue(config),
+                ShardOptions.Parse(r, shard, shards));
+            // unsharded: successes until --num; a shard: its seeds tried, successful or not
+            int total = options.Shard?.Positions(options.Num).Count() ?? options.Num;
             PrepareResult? result = null;
-            Progress.Run($"prepare {options.Task}", options.Num, (report, log) =>
+            Progress.Run($"prepare {options.Task}{(options.Shard is null ? "" : $" shard {options.Shard}")}", total, (report, log) =>
             {
                 result = DemoRecorder.Run(options,
-                    new SyncProgress<PrepareProgress>(p => report(p.Successes, FormattableString.Invariant(
-                        $"{p.Successes}/{p.Target} episodes, success rate {(double)p.Successes / Math.Max(1, p.Successes + p.Failures):P0}"))),
+                    new SyncProgress<PrepareProgress>(p => report(options.Shard is null ? p.Successes : p.Successes + p.Failures, FormattableString.Invariant(
+                        $"{p.Successes}/{(options.Shard is null ? p.Target : total)} {(options.Shard is null ? "episodes" : "seeds recorded")}, success rate {(double)p.Successes / Math.Max(1, p.Successes + p.Failures):P0}"))),
                     log);
             });
             var res = result!;
             Console.WriteLine(FormattableString.Invariant(
                 $"recorded {res.Successes} episodes ({res.Failures} failed seeds skipped) in {res.Seconds:0.0} s = {60 * res.Successes / res.Seconds:0.0} episodes/min"));
+            foreach (var s in res.Stores) Console.WriteLine($"  {s}");
+            Console.WriteLine($"  summary: {res.SummaryPath}");
+        }));
+        return cmd;
+    }
+
+    /// <summary>`prepare merge`: the shards' stores combined into one store per agent.</summary>
+    private static Command BuildMerge()
+    {
+        var cmd = new Command("merge", "Combine the stores of `prepare --shard i/n` runs (OUT/zarr/shards/shard*of*/) into one store per agent, OUT/zarr/{Task}_Agent{i}_{recorded}.zarr, byte-identical to an unsharded prepare of the same seeds.");
+        var task = SimCommands.TaskOption();
+        var config = SimCommands.ConfigOption();
+        var outDir = new Option<string>("--out") { Description = "Data folder of the shards (their stores are under OUT/zarr/shards/)", DefaultValueFactory = _ => "data" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace finished merged stores of the same name" };
+        foreach (var o in new Option[] { task, config, outDir, overwrite }) cmd.Options.Add(o);
+        cmd.SetAction(r => CliErrors.Run(() =>
+        {
+            PrepareResult? res = null;
+            Progress.Run($"prepare merge {r.GetValue(task)}", 1, (report, _) =>
+                res = DemoRecorder.Merge(r.GetValue(task)!, Path.Combine(r.GetValue(outDir)!, DataNames.ZarrFolder), r.GetValue(overwrite), r.GetValue(config),
+                    (done, total) => report((double)done / total, $"{done}/{total} agent episodes")));
+            Console.WriteLine($"merged {res!.Successes} episodes ({res.Failures} failed seeds) in {res.Seconds:0.0} s");
             foreach (var s in res.Stores) Console.WriteLine($"  {s}");
             Console.WriteLine($"  summary: {res.SummaryPath}");
         }));

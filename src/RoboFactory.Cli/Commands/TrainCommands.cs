@@ -22,16 +22,6 @@ public static class TrainCommands
         return I($"{s / 3600}:{s / 60 % 60:00}:{s % 60:00}");
     }
 
-    /// <summary>Vla errors a user can cause become one line and exit code 2.</summary>
-    static int Guard(Action action) => CliErrors.Run(() =>
-    {
-        try { action(); }
-        catch (Exception e) when (e is VlaConfigException or SafetensorsException or CheckpointMismatchException)
-        {
-            throw new ArgumentException(e.Message, e);
-        }
-    });
-
     public static Command BuildTrain()
     {
         var cmd = new Command("train", "Fine-tune a policy for one agent on its dataset (RLDS or LeRobot v3; LoRA in PEFT's layout, or a full fine-tune of the from-scratch tiny model); resumable checkpoints under checkpoints/{policy}/{Task}_Agent{id}/step_N, metrics.jsonl, TensorBoard events and PNG plots.");
@@ -83,7 +73,7 @@ public static class TrainCommands
         var device = new Option<string>("--device") { Description = "cpu | cuda | cuda:N (CUDA needs a -p:TorchBackend=cuda build)", DefaultValueFactory = _ => d.Device };
         var dtype = new Option<string>("--dtype") { Description = "Base weights/compute: fp32 | bf16 (LoRA weights stay fp32; bf16 trainable weights get fp32 master copies)", DefaultValueFactory = _ => d.DType };
         var gpus = new Option<int?>("--gpus") { Description = "Accepted for upstream compatibility; this build trains on one device" };
-        var gradCkpt = new Option<bool>("--gradient-checkpointing") { Description = "Not available in this build (TorchSharp has no activation checkpointing)" };
+        var gradCkpt = new Option<bool>("--gradient-checkpointing") { Description = "Recompute each ViT block's and Llama layer's activations in backward instead of keeping them: less memory for one more forward pass (HF's gradient_checkpointing_enable)" };
         var threads = new Option<int?>("--decode-threads") { Description = "PNG decode/augment threads (default: all cores)" };
         var noPlots = new Option<bool>("--no-plots") { Description = "Skip the PNG plots at the end" };
         var logEvery = new Option<int>("--log-every") { Description = "Read loss and metrics from the device, log and print them every N steps (averages over the N steps)", DefaultValueFactory = _ => d.LogEvery };
@@ -94,14 +84,12 @@ public static class TrainCommands
                      rank, alpha, dropout, targets, init, noAug, proprio, chunk, views, logger, valEvery, valBatches, valFrac, saveEvery, keep, outDir, resume, overwrite,
                      device, dtype, gpus, gradCkpt, threads, noPlots, logEvery, decayAll, attention })
             cmd.Options.Add(o);
-        cmd.SetAction(r => Guard(() =>
+        cmd.SetAction(r => CliErrors.Run(() =>
         {
             if (r.GetValue(gpus) is int g)
                 Console.Error.WriteLine(g > 1 || !r.GetValue(device)!.StartsWith("cuda", StringComparison.Ordinal)
-                    ? $"note: --gpus {g} ignored: this build uses TorchSharp's CPU backend and trains in one process on one device. On a CUDA machine, build with `dotnet build -p:TorchBackend=cuda` and pass --device cuda (one GPU; multi-GPU data parallel is not implemented — use --grad-accum for a larger effective batch)."
+                    ? $"note: --gpus {g} ignored: this build uses TorchSharp's CPU backend and trains in one process on one device. On a CUDA machine, build with `dotnet build -p:TorchBackend=cuda` and pass --device cuda (one GPU per process; for several, one rank per GPU: `mpirun -np N ./robofactory train …`, see docs/scaling.md)."
                     : $"note: --gpus {g}: training on {r.GetValue(device)}");
-            if (r.GetValue(gradCkpt))
-                throw new ArgumentException("--gradient-checkpointing is not available in this build (TorchSharp 0.107 has no activation checkpointing); lower --batch-size and raise --grad-accum instead");
             if (r.GetValue(full) && r.GetValue(loraOnly)) throw new ArgumentException("--full-finetune and --lora exclude each other");
             var opts = new TrainOptions
             {
@@ -115,15 +103,32 @@ public static class TrainCommands
                 ImageAug = !r.GetValue(noAug), Proprio = r.GetValue(proprio), ActionChunk = r.GetValue(chunk), Views = r.GetValue(views), Logger = r.GetValue(logger)!, ValEvery = r.GetValue(valEvery),
                 ValBatches = r.GetValue(valBatches), ValFraction = r.GetValue(valFrac), SaveEvery = r.GetValue(saveEvery), KeepCheckpoints = r.GetValue(keep),
                 OutDir = r.GetValue(outDir), Resume = r.GetValue(resume), Overwrite = r.GetValue(overwrite), Device = r.GetValue(device)!,
-                DType = r.GetValue(dtype)!, DecodeThreads = r.GetValue(threads), Plots = !r.GetValue(noPlots),
+                DType = r.GetValue(dtype)!, DecodeThreads = r.GetValue(threads), Plots = !r.GetValue(noPlots), GradientCheckpointing = r.GetValue(gradCkpt),
             };
-            RunTraining(opts);
+            var ranks = Communicator.World;
+            if (ranks.Size == 1) { RunTraining(opts, ranks); return; }
+            // under MPI a failing rank ends the whole job (an exit would leave the others waiting in an all-reduce)
+            try { RunTraining(opts, ranks); }
+            catch (Exception e)
+            {
+                Console.Error.WriteLine($"error: rank {ranks.Rank} of {ranks.Size}: {e.Message}");
+                if (e is not (ArgumentException or IOException or InvalidDataException)) Console.Error.WriteLine(e.StackTrace);
+                ranks.Abort(2);
+                throw;
+            }
         }));
         return cmd;
     }
 
-    static void RunTraining(TrainOptions opts)
+    static void RunTraining(TrainOptions opts, Communicator ranks)
     {
+        if (!ranks.IsRoot)
+        {
+            // the other ranks train silently: rank 0 reports, logs and writes the files
+            using var quiet = VlaTrainer.Create(opts, TextWriter.Null, ranks);
+            quiet.Run();
+            return;
+        }
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -135,7 +140,7 @@ public static class TrainCommands
         Console.CancelKeyPress += onCancel;
         try
         {
-            using var trainer = VlaTrainer.Create(opts, Console.Out);
+            using var trainer = VlaTrainer.Create(opts, Console.Out, ranks);
             var o = trainer.Options;
             Console.WriteLine($"run folder: {trainer.RunDirectory}");
             TrainSummary? summary = null;
@@ -148,9 +153,9 @@ public static class TrainCommands
                 summary = trainer.Run(
                     (step, m) =>
                     {
-                        double rate = (step - startStep) * o.SamplesPerStep / Math.Max(sw.Elapsed.TotalSeconds, 1e-9);
-                        double eta = rate > 0 ? (o.MaxSteps - step) * o.SamplesPerStep / rate : 0;
-                        if (m is not null) last = I($" loss {m.Loss:0.0000} acc {m.Accuracy:P1} L1 {m.L1:0.000}");
+                        double rate = (step - startStep) * trainer.GlobalSamplesPerStep / Math.Max(sw.Elapsed.TotalSeconds, 1e-9);
+                        double eta = rate > 0 ? (o.MaxSteps - step) * trainer.GlobalSamplesPerStep / rate : 0;
+                        if (m is not null) last = I($" loss {m.Loss:0.0000}") + (m.HasAccuracy ? I($" acc {m.Accuracy:P1}") : "") + I($" L1 {m.L1:0.000}");
                         report(step, I($"step {step}/{o.MaxSteps}{last} {rate:0.0} samples/s ETA {Eta(eta)}"));
                     },
                     v => log(v.ToString()),
@@ -177,7 +182,7 @@ public static class TrainCommands
         var outDir = new Option<string>("--out") { Description = "Output folder", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "auto (fp32 for tiny, bf16 for a pretrained base) | fp32 | bf16", DefaultValueFactory = _ => "auto" };
         foreach (var o in new Option[] { ckpt, outDir, dtype }) cmd.Options.Add(o);
-        cmd.SetAction(r => Guard(() =>
+        cmd.SetAction(r => CliErrors.Run(() =>
         {
             var c = VlaPolicyCheckpoint.Load(r.GetValue(ckpt)!);
             string d = r.GetValue(dtype)!;
@@ -212,7 +217,7 @@ public static class TrainCommands
         var run = new Argument<string>("run") { Description = "Run folder (holding metrics.jsonl)" };
         var outDir = new Option<string?>("--out") { Description = "Output folder (default: the run folder)" };
         cmd.Arguments.Add(run); cmd.Options.Add(outDir);
-        cmd.SetAction(r => Guard(() =>
+        cmd.SetAction(r => CliErrors.Run(() =>
         {
             foreach (var p in TrainPlots.Write(r.GetValue(run)!, r.GetValue(outDir))) Console.WriteLine(p);
         }));
@@ -226,9 +231,17 @@ public static class TrainCommands
         var include7b = new Option<bool>("--include-7b") { Description = "Also build openvla-7b (15 GB bf16) and time one LoRA step (minutes; needs ~20+ GB RAM)" };
         var stepsOpt = new Option<int>("--steps") { Description = "Timed tiny steps per mode", DefaultValueFactory = _ => 5 };
         var batchOpt = new Option<int>("--batch-size") { Description = "Tiny batch size", DefaultValueFactory = _ => 8 };
-        foreach (var o in new Option[] { include7b, stepsOpt, batchOpt }) cmd.Options.Add(o);
-        cmd.SetAction(r => Guard(() =>
+        var ranksOpt = new Option<string?>("--ranks") { Description = "Instead: data-parallel throughput of `train` under mpirun for these rank counts (e.g. 1,2), one thread per rank, side by side on 2 recorded LiftBarrier demos" };
+        foreach (var o in new Option[] { include7b, stepsOpt, batchOpt, ranksOpt }) cmd.Options.Add(o);
+        cmd.SetAction(r => CliErrors.Run(() =>
         {
+            if (r.GetValue(ranksOpt) is string ranks)
+            {
+                var counts = ranks.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                    .Select(x => int.TryParse(x, out int n) && n >= 1 ? n : throw new ArgumentException($"--ranks '{ranks}': expected positive integers such as 1,2")).ToList();
+                RankBench.Run(counts, Math.Max(r.GetValue(stepsOpt), 4), r.GetValue(batchOpt), Console.Out);
+                return;
+            }
             var res = TrainBench.Run(r.GetValue(include7b), r.GetValue(stepsOpt), r.GetValue(batchOpt), Console.Out);
             Console.WriteLine();
             TrainBench.Print(res, Console.Out);
@@ -284,10 +297,63 @@ public static class TrainPlots
             plt.SavePng(path, 900, 500);
             written.Add(path);
         }
-        One("loss.png", "Cross-entropy on action tokens + EOS", "loss", m => m.Loss, smooth: true);
-        One("action_accuracy.png", "Action-token accuracy", "accuracy", m => m.Accuracy, smooth: true);
+        bool tokens = metrics.Any(m => m.HasAccuracy); // openvla's action tokens; openvla-oft's L1 head has none
+        One("loss.png", tokens ? "Cross-entropy on action tokens + EOS" : "L1 loss on the normalised action chunk", "loss", m => m.Loss, smooth: true);
+        if (tokens) One("action_accuracy.png", "Action-token accuracy", "accuracy", m => m.Accuracy, smooth: true);
         One("l1.png", "L1 |decoded − true| (normalised actions)", "L1", m => m.L1, smooth: true);
         if (train.Count > 0) One("lr.png", "Learning rate", "lr", m => m.Lr, smooth: false);
         return written;
     }
+}
+
+/// <summary>
+/// `bench train --ranks 1,2`: the same tiny openvla-oft training launched with 1, 2, … ranks (mpirun for more than one,
+/// one thread each, the same per-rank batch), measured in one run on the same data; samples/s over all ranks from
+/// each run's metrics.jsonl, after its first step (start-up and the first step's allocations excluded).
+/// </summary>
+public static class RankBench
+{
+    public static void Run(IReadOnlyList<int> counts, int steps, int batch, TextWriter log)
+    {
+        string work = Directory.CreateTempSubdirectory("rf-rankbench-").FullName;
+        try
+        {
+            log.WriteLine("recording 2 LiftBarrier demonstrations for the benchmark…");
+            var prep = Recording.DemoRecorder.Run(new Recording.PrepareOptions("LiftBarrier", 2, OutRoot: Path.Combine(work, "zarr")));
+            string data = Data.Rlds.ZarrToRlds.Convert(prep.Stores[0], Path.Combine(work, "rlds"), new Data.Rlds.ZarrToRldsOptions()).Dataset.DatasetDirectory;
+            string dll = Path.Combine(AppContext.BaseDirectory, "RoboFactory.Cli.dll");
+            var rows = new List<(int Ranks, double Rate)>();
+            foreach (int n in counts)
+            {
+                string outDir = Path.Combine(work, $"ranks{n}");
+                var psi = new System.Diagnostics.ProcessStartInfo(n == 1 ? "dotnet" : "mpirun") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+                if (n > 1) foreach (var a in new[] { "-np", n.ToString(CultureInfo.InvariantCulture), "--oversubscribe", "dotnet" }) psi.ArgumentList.Add(a);
+                foreach (var a in new[] { dll, "train", "--policy", "openvla-oft", "--task", "LiftBarrier", "--agent-id", "0", "--data", data,
+                    "--image-size", "84", "--no-image-aug", "--proprio", "--batch-size", batch.ToString(CultureInfo.InvariantCulture),
+                    "--max-steps", steps.ToString(CultureInfo.InvariantCulture), "--log-every", "1", "--val-every", "0", "--save-every", "0",
+                    "--decode-threads", "1", "--no-plots", "--out", outDir }) psi.ArgumentList.Add(a);
+                psi.Environment["OMP_NUM_THREADS"] = "1";
+                psi.Environment.TryAdd("OMPI_MCA_btl_vader_single_copy_mechanism", "none");
+                if (Environment.UserName == "root") { psi.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; psi.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"; }
+                log.WriteLine($"{n} rank(s): {psi.FileName} {string.Join(' ', psi.ArgumentList)}");
+                using var p = System.Diagnostics.Process.Start(psi)!;
+                var stdout = p.StandardOutput.ReadToEndAsync();
+                var stderr = p.StandardError.ReadToEndAsync();
+                p.WaitForExit();
+                if (p.ExitCode != 0) throw new InvalidOperationException($"{n} rank(s): train exited with {p.ExitCode}:\n{stdout.Result}\n{stderr.Result}");
+                var train = MetricsLog.Read(outDir).Where(m => m.Split == "train").OrderBy(m => m.Step).ToList();
+                var (first, last) = (train[0], train[^1]);
+                rows.Add((n, (last.Samples - first.Samples) / Math.Max(last.ElapsedSeconds - first.ElapsedSeconds, 1e-9)));
+            }
+            log.WriteLine();
+            log.WriteLine($"| ranks | batch per rank | global batch | samples/s (all ranks) | vs 1 rank |");
+            log.WriteLine("|---|---|---|---|---|");
+            double baseRate = rows.FirstOrDefault(x => x.Ranks == 1).Rate;
+            foreach (var (n, rate) in rows)
+                log.WriteLine(I($"| {n} | {batch} | {n * batch} | {rate:0.0} | {(baseRate > 0 ? $"{rate / baseRate:0.00}x" : "–")} |"));
+        }
+        finally { Directory.Delete(work, recursive: true); }
+    }
+
+    static string I(FormattableString s) => FormattableString.Invariant(s);
 }

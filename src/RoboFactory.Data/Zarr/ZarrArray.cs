@@ -122,13 +122,19 @@ public sealed unsafe class ZarrArray<T> where T : unmanaged
     /// padding of the new last chunk to fill_value, so the result is byte-identical to an array that
     /// was only ever written up to <paramref name="length"/>.
     /// </summary>
-    public void Truncate(long length)
+    /// <param name="metadataFirst">shrink the shape before clearing the cut rows: for a commit record (an array whose
+    /// length says what exists), so that a kill in between leaves the shorter, valid record rather than a long one
+    /// whose tail reads as fill values</param>
+    public void Truncate(long length, bool metadataFirst = false)
     {
         if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length));
         if (length == Length) return;
+        long[] newShape = (long[])Metadata.Shape.Clone();
+        newShape[0] = length;
+        var grid = Metadata.ChunkGrid; // of the old shape: every chunk that may hold cut rows
+        if (metadataFirst) SetShape(newShape);
         int c0 = Metadata.Chunks[0];
         long keepChunkRows = (length + c0 - 1) / c0;
-        var grid = Metadata.ChunkGrid;
         for (long i0 = keepChunkRows; i0 < grid[0]; i0++)
             foreach (var idx in OtherChunkIndices(i0))
             {
@@ -149,9 +155,7 @@ public sealed unsafe class ZarrArray<T> where T : unmanaged
                 AtomicFile.WriteAllBytes(path, EncodeChunk(chunk, Threads));
             }
         }
-        var shape = (long[])Metadata.Shape.Clone();
-        shape[0] = length;
-        SetShape(shape);
+        if (!metadataFirst) SetShape(newShape);
     }
 
     private void SetShape(long[] shape)

@@ -199,6 +199,23 @@ public sealed class ZarrEpisodeWriter
         throw new NotSupportedException($"episode arrays of {spec.DType} are not supported");
     }
 
+    /// <summary>
+    /// Un-commits every episode after the first <paramref name="episodes"/> of the interrupted store of
+    /// <paramref name="finalPath"/> (its ".partial" folder): for stores that must hold the same episodes, such as one
+    /// per agent, when a kill fell between their commits. Only the commit record (meta/episode_ends) shrinks here; the
+    /// next resume trims the attributes and arrays as after any kill, so a kill during the roll-back is harmless too.
+    /// </summary>
+    public static void RollBack(string finalPath, int episodes)
+    {
+        string working = Path.TrimEndingDirectorySeparator(finalPath) + PartialSuffix;
+        var root = ZarrGroup.Open(working);
+        var ends = root.OpenArray<long>(EpisodeEndsName);
+        ends.Threads = 1;
+        if (episodes < 0 || episodes > ends.Length)
+            throw new ArgumentOutOfRangeException(nameof(episodes), $"{working} commits {ends.Length} episodes; cannot roll back to {episodes}");
+        ends.Truncate(episodes, metadataFirst: true);
+    }
+
     /// <summary>Typed handle to one of the store's arrays (e.g. for inspection while recording).</summary>
     public ZarrArray<T> Array<T>(string name) where T : unmanaged => (ZarrArray<T>)_arrays[name];
 

@@ -78,42 +78,12 @@ public static class CheckpointIO
     /// </summary>
     public static LoadReport Load(nn.Module model, string path, bool strict = true)
     {
-        var weightMap = ResolveWeightMap(path);
         var state = StateOf(model);
-        var problems = new List<string>();
+        var expected = state.ToDictionary(kv => kv.Key, kv => new Expected(kv.Value.shape, kv.Value.is_floating_point()));
         var files = new Dictionary<string, SafetensorsFile>();
         try
         {
-            foreach (var f in weightMap.Values.Distinct().Order())
-            {
-                if (!File.Exists(f)) { problems.Add($"shard {Path.GetFileName(f)} listed in the index does not exist"); continue; }
-                files[f] = SafetensorsFile.Open(f); // throws SafetensorsException on a malformed header
-            }
-            var entries = new Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)>();
-            foreach (var (key, f) in weightMap)
-            {
-                if (!files.TryGetValue(f, out var sf)) continue;
-                if (!sf.Entries.TryGetValue(key, out var e)) { problems.Add($"{key}: listed in the index for {Path.GetFileName(f)} but not in that shard"); continue; }
-                entries[key] = (sf, e);
-            }
-            var missing = state.Keys.Where(k => !entries.ContainsKey(k) && !weightMap.ContainsKey(k)).Order().ToList();
-            var unexpected = weightMap.Keys.Where(k => !state.ContainsKey(k)).Order().ToList();
-            if (strict)
-            {
-                problems.AddRange(missing.Select(k => $"missing key {k} [{string.Join(",", state[k].shape)}]"));
-                problems.AddRange(unexpected.Select(k => entries.TryGetValue(k, out var x)
-                    ? $"unexpected key {k} [{string.Join(",", x.Entry.Shape)}]" : $"unexpected key {k}"));
-            }
-            foreach (var (key, (_, e)) in entries.OrderBy(kv => kv.Key))
-            {
-                if (!state.TryGetValue(key, out var p)) continue;
-                if (!e.Shape.SequenceEqual(p.shape))
-                    problems.Add($"wrong shape for {key}: checkpoint [{string.Join(",", e.Shape)}], model [{string.Join(",", p.shape)}]");
-                else if (!SafetensorsFile.IsFloat(e.DType) && p.is_floating_point())
-                    problems.Add($"wrong dtype for {key}: checkpoint {e.DType}, model {p.dtype}");
-            }
-            if (problems.Count > 0) throw new CheckpointMismatchException(problems);
-
+            var (entries, missing, unexpected) = Inspect(path, expected, strict, strict, files);
             int n = 0; long bytes = 0;
             foreach (var (key, (sf, e)) in entries.OrderBy(kv => kv.Value.File.Path).ThenBy(kv => kv.Value.Entry.Begin))
             {
@@ -130,10 +100,98 @@ public static class CheckpointIO
     }
 
     /// <summary>
+    /// The checks of <see cref="Load"/> against shapes known without a model (e.g. <c>ParameterShapes</c> of a
+    /// config), so a truncated shard, a malformed header or a checkpoint of another size is named before gigabytes of
+    /// weights are allocated. Unexpected keys are left to <see cref="Load"/>, which knows the model's buffers too.
+    /// </summary>
+    public static void CheckHeaders(string path, IEnumerable<(string Key, long[] Shape)> parameters, bool strict = true)
+    {
+        var files = new Dictionary<string, SafetensorsFile>();
+        try { Inspect(path, parameters.ToDictionary(p => p.Key, p => new Expected(p.Shape, true)), strict, reportUnexpected: false, files); }
+        finally { foreach (var f in files.Values) f.Dispose(); }
+    }
+
+    private readonly record struct Expected(long[] Shape, bool Float);
+
+    private static (Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)> Entries, List<string> Missing, List<string> Unexpected)
+        Inspect(string path, IReadOnlyDictionary<string, Expected> expected, bool strict, bool reportUnexpected, Dictionary<string, SafetensorsFile> files)
+    {
+        var weightMap = ResolveWeightMap(path);
+        var problems = new List<string>();
+        foreach (var f in weightMap.Values.Distinct().Order())
+        {
+            if (!File.Exists(f)) { problems.Add($"shard {Path.GetFileName(f)} listed in the index does not exist"); continue; }
+            files[f] = SafetensorsFile.Open(f); // throws SafetensorsException on a malformed header or a truncated file
+        }
+        var entries = new Dictionary<string, (SafetensorsFile File, SafetensorsEntry Entry)>();
+        foreach (var (key, f) in weightMap)
+        {
+            if (!files.TryGetValue(f, out var sf)) continue;
+            if (!sf.Entries.TryGetValue(key, out var e)) { problems.Add($"{key}: listed in the index for {Path.GetFileName(f)} but not in that shard"); continue; }
+            entries[key] = (sf, e);
+        }
+        var missing = expected.Keys.Where(k => !entries.ContainsKey(k) && !weightMap.ContainsKey(k)).Order().ToList();
+        var unexpected = weightMap.Keys.Where(k => !expected.ContainsKey(k)).Order().ToList();
+        if (strict)
+        {
+            problems.AddRange(missing.Select(k => $"missing key {k} [{string.Join(",", expected[k].Shape)}]"));
+            if (reportUnexpected)
+                problems.AddRange(unexpected.Select(k => entries.TryGetValue(k, out var x)
+                    ? $"unexpected key {k} [{string.Join(",", x.Entry.Shape)}]" : $"unexpected key {k}"));
+        }
+        foreach (var (key, (_, e)) in entries.OrderBy(kv => kv.Key))
+        {
+            if (!expected.TryGetValue(key, out var p)) continue;
+            if (!e.Shape.SequenceEqual(p.Shape))
+                problems.Add($"wrong shape for {key}: checkpoint [{string.Join(",", e.Shape)}], model [{string.Join(",", p.Shape)}]");
+            else if (!SafetensorsFile.IsFloat(e.DType) && p.Float)
+                problems.Add($"wrong dtype for {key}: checkpoint {e.DType}, model floating point");
+        }
+        if (problems.Count > 0) throw new CheckpointMismatchException(problems);
+        return (entries, missing, unexpected);
+    }
+
+    /// <summary>
     /// Saves the model's state in the HF layout: one model.safetensors when it fits in <paramref name="maxShardBytes"/>,
     /// else model-0000i-of-0000n.safetensors plus the index. <paramref name="dtype"/> casts float tensors (e.g. bf16).
     /// Returns the files written.
     /// </summary>
+    /// <summary>
+    /// <see cref="Save"/>'s layout for tensors produced one at a time in <paramref name="entries"/> order (for weights
+    /// that never exist together in memory); <paramref name="produce"/>(i) is called once per entry, in order.
+    /// </summary>
+    public static IReadOnlyList<string> SaveStreaming(IReadOnlyList<SafetensorsWriter.Entry> entries, string directory, long maxShardBytes, Func<int, Tensor> produce)
+    {
+        Directory.CreateDirectory(directory);
+        var shards = new List<List<int>> { new() };
+        long cur = 0, total = 0;
+        for (int i = 0; i < entries.Count; i++)
+        {
+            long s = entries[i].Bytes;
+            if (cur + s > maxShardBytes && shards[^1].Count > 0) { shards.Add(new()); cur = 0; }
+            shards[^1].Add(i); cur += s; total += s;
+        }
+        foreach (var stale in Directory.GetFiles(directory, "model*.safetensors").Append(Path.Combine(directory, IndexFile)))
+            if (File.Exists(stale)) File.Delete(stale);
+        var written = new List<string>();
+        var weightMap = new JsonObject();
+        for (int k = 0; k < shards.Count; k++)
+        {
+            var name = shards.Count == 1 ? SingleFile : $"model-{k + 1:D5}-of-{shards.Count:D5}.safetensors";
+            var p = Path.Combine(directory, name);
+            var shard = shards[k];
+            SafetensorsWriter.WriteStreaming(p, shard.Select(i => entries[i]).ToList(), j => produce(shard[j]));
+            written.Add(p);
+            foreach (var i in shard) weightMap[entries[i].Name] = name;
+        }
+        if (shards.Count == 1) return written;
+        var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = total }, ["weight_map"] = weightMap };
+        var ip = Path.Combine(directory, IndexFile);
+        File.WriteAllText(ip, index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        written.Add(ip);
+        return written;
+    }
+
     public static IReadOnlyList<string> Save(nn.Module model, string directory, long maxShardBytes = 5_000_000_000, ScalarType? dtype = null)
     {
         Directory.CreateDirectory(directory);

@@ -244,5 +244,50 @@ public static class SafetensorsWriter
         return offset;
     }
 
+    /// <summary>One tensor of a file written by <see cref="WriteStreaming"/>: its name, shape and stored dtype.</summary>
+    public sealed record Entry(string Name, long[] Shape, ScalarType DType)
+    {
+        public long Bytes => Shape.Aggregate(1L, (a, b) => a * b) * SafetensorsFile.ElementSize(SafetensorsFile.DTypeName(DType));
+    }
+
+    /// <summary>
+    /// A safetensors file whose header comes from <paramref name="entries"/> alone; the data of entry i is
+    /// <paramref name="produce"/>(i), cast to the entry's dtype, written and freed before the next is produced.
+    /// </summary>
+    public static void WriteStreaming(string path, IReadOnlyList<Entry> entries, Func<int, Tensor> produce)
+    {
+        var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
+        long offset = 0;
+        foreach (var e in entries)
+        {
+            header[e.Name] = new JsonObject
+            {
+                ["dtype"] = SafetensorsFile.DTypeName(e.DType),
+                ["shape"] = new JsonArray(e.Shape.Select(d => (JsonNode)JsonValue.Create(d)).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + e.Bytes),
+            };
+            offset += e.Bytes;
+        }
+        var hb = Encoding.UTF8.GetBytes(header.ToJsonString());
+        int pad = (8 - hb.Length % 8) % 8;
+        string tmp = path + ".tmp";
+        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            fs.Write(BitConverter.GetBytes((ulong)(hb.Length + pad)));
+            fs.Write(hb);
+            for (int i = 0; i < pad; i++) fs.WriteByte((byte)' ');
+            using var noGrad = torch.no_grad();
+            for (int i = 0; i < entries.Count; i++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var t = produce(i).to(entries[i].DType).cpu().contiguous();
+                if (!t.shape.SequenceEqual(entries[i].Shape))
+                    throw new InvalidOperationException($"{entries[i].Name}: produced [{string.Join(",", t.shape)}], the header says [{string.Join(",", entries[i].Shape)}]");
+                t.WriteBytesToStream(fs, 1 << 20);
+            }
+        }
+        File.Move(tmp, path, overwrite: true); // a killed init never leaves a file that reads as complete
+    }
+
     static bool IsFloatType(ScalarType t) => t is ScalarType.Float32 or ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16;
 }

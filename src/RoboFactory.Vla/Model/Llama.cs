@@ -170,6 +170,9 @@ public sealed class LlamaModel : nn.Module
     internal LlamaRMSNorm norm;
     readonly LlamaTextConfig cfg;
 
+    /// <summary>Recompute each decoder layer's activations in backward instead of keeping them (<see cref="ActivationCheckpoint"/>).</summary>
+    public bool GradientCheckpointing { get; set; }
+
     public LlamaModel(LlamaTextConfig c, ModelOptions o) : base("LlamaModel")
     {
         cfg = c;
@@ -231,7 +234,19 @@ public sealed class LlamaModel : nn.Module
             if (hasPadding) mask = mask | (kpos == qpos).unsqueeze(0).unsqueeze(0);
         }
         var h = inputsEmbeds;
-        for (int i = 0; i < layers.Count; i++) h = layers[i].forward(h, cos, sin, mask, cache, i);
+        if (GradientCheckpointing && cache is null && torch.is_grad_enabled())
+        {
+            // the backward recomputation runs after this scope has ended: the tables it reads must outlive it
+            var (c2, s2, m2) = (cos.DetachFromDisposeScope(), sin.DetachFromDisposeScope(), mask?.DetachFromDisposeScope());
+            for (int i = 0; i < layers.Count; i++)
+            {
+                var layer = layers[i];
+                int index = i;
+                h = ActivationCheckpoint.Apply(x => layer.forward(x, c2, s2, m2, null, index), h, ActivationCheckpoint.TrainableOf(layer));
+            }
+        }
+        else
+            for (int i = 0; i < layers.Count; i++) h = layers[i].forward(h, cos, sin, mask, cache, i);
         return norm.forward(h).MoveToOuterDisposeScope();
     }
 }

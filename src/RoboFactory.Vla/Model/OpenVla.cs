@@ -47,6 +47,14 @@ public sealed class OpenVlaForActionPrediction : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>Activation checkpointing of every ViT block and Llama decoder layer (HF's gradient_checkpointing_enable).</summary>
+    public void SetGradientCheckpointing(bool on)
+    {
+        vision_backbone.Featurizer.GradientCheckpointing = on;
+        vision_backbone.FusedFeaturizer.GradientCheckpointing = on;
+        language_model.Model.GradientCheckpointing = on;
+    }
+
     public PrismaticVisionBackbone VisionBackbone => vision_backbone;
     public PrismaticProjector Projector => projector;
     public LlamaForCausalLM LanguageModel => language_model;

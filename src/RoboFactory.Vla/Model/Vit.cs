@@ -195,6 +195,8 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
 
     public VitConfig Config => cfg;
     public IReadOnlyList<VitBlock> Blocks => blocks.ToList();
+    /// <summary>Recompute each block's activations in backward instead of keeping them (<see cref="ActivationCheckpoint"/>).</summary>
+    public bool GradientCheckpointing { get; set; }
     public PatchEmbed PatchEmbed => patch_embed;
     public AttentionPoolLatent? AttnPool => attn_pool;
 
@@ -210,7 +212,8 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>
         if (cls_token is not null) parts.Add(cls_token.expand(n, -1, -1));
         if (reg_token is not null) parts.Add(reg_token.expand(n, -1, -1));
         if (parts.Count > 0) { parts.Add(x); x = torch.cat(parts, 1); }
-        for (int i = 0; i <= cfg.FeatureLayer; i++) x = blocks[i].forward(x);
+        for (int i = 0; i <= cfg.FeatureLayer; i++)
+            x = GradientCheckpointing ? ActivationCheckpoint.Apply(blocks[i].forward, x, ActivationCheckpoint.TrainableOf(blocks[i])) : blocks[i].forward(x);
         if (cfg.NumPrefixTokens > 0) x = x[.., cfg.NumPrefixTokens..];
         return x.contiguous().MoveToOuterDisposeScope();
     }

@@ -41,14 +41,21 @@ public sealed class IntervalMetrics(Device device) : IDisposable
     }
 
     /// <summary>Means over the interval (one device read), then starts a new interval.</summary>
-    public (double Loss, double Accuracy, double L1, double GradNorm, int Steps) Read()
+    public (double Loss, double Accuracy, double L1, double GradNorm, int Steps) Read(Communicator? ranks = null)
     {
         double[] h;
         using (var cpu = sums.cpu()) h = cpu.data<double>().ToArray();
+        if (ranks is { Size: > 1 })
+        {
+            // counts add up over the ranks; the loss (a mean per rank) and the grad norm (the same on every rank) are averaged
+            ranks.AllReduceSum(h);
+            foreach (int i in new[] { 0, 1, 6, 7 }) h[i] /= ranks.Size;
+        }
         static double Div(double a, double b) => b > 0 ? a / b : 0;
         // the loss terms of one step are 1/accum each and add up to that step's mean loss
         double lossPerStep = steps > 0 ? h[0] / steps : Div(h[0], h[1]);
-        var r = (lossPerStep, Div(h[2], h[3]), Div(h[4], h[5]), Div(h[6], h[7]), steps);
+        // no action tokens counted (openvla-oft): no accuracy, rather than a misleading 0 %
+        var r = (lossPerStep, h[3] > 0 ? h[2] / h[3] : double.NaN, Div(h[4], h[5]), Div(h[6], h[7]), steps);
         sums.zero_();
         steps = 0;
         return r;

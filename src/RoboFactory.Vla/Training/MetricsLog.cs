@@ -4,13 +4,18 @@ using TorchSharp;
 
 namespace RoboFactory.Vla.Training;
 
-/// <summary>Metrics of one optimizer step (averaged over its micro-batches) or one validation pass.</summary>
+/// <summary>
+/// Metrics of one optimizer step (averaged over its micro-batches) or one validation pass. <see cref="Accuracy"/> is
+/// the action-token accuracy, NaN for a policy without action tokens (openvla-oft's L1 head).
+/// </summary>
 public sealed record StepMetrics(long Step, string Split, double Loss, double Accuracy, double L1, double Lr, double GradNorm,
     double SamplesPerSecond, double ElapsedSeconds, long Samples)
 {
     public JsonObject ToJson()
     {
-        var o = new JsonObject { ["step"] = Step, ["split"] = Split, ["loss"] = Loss, ["action_accuracy"] = Accuracy, ["l1"] = L1 };
+        var o = new JsonObject { ["step"] = Step, ["split"] = Split, ["loss"] = Loss };
+        if (HasAccuracy) o["action_accuracy"] = Accuracy;
+        o["l1"] = L1;
         if (Split == "train")
         {
             o["lr"] = Lr; o["grad_norm"] = GradNorm; o["samples_per_s"] = SamplesPerSecond; o["elapsed_s"] = ElapsedSeconds;
@@ -20,12 +25,14 @@ public sealed record StepMetrics(long Step, string Split, double Loss, double Ac
     }
 
     public static StepMetrics FromJson(JsonNode n) => new(
-        n["step"]!.GetValue<long>(), (string?)n["split"] ?? "train", n["loss"]!.GetValue<double>(), n["action_accuracy"]!.GetValue<double>(),
+        n["step"]!.GetValue<long>(), (string?)n["split"] ?? "train", n["loss"]!.GetValue<double>(), n["action_accuracy"]?.GetValue<double>() ?? double.NaN,
         n["l1"]!.GetValue<double>(), n["lr"]?.GetValue<double>() ?? 0, n["grad_norm"]?.GetValue<double>() ?? 0,
         n["samples_per_s"]?.GetValue<double>() ?? 0, n["elapsed_s"]?.GetValue<double>() ?? 0, n["samples"]?.GetValue<long>() ?? 0);
 
+    public bool HasAccuracy => !double.IsNaN(Accuracy);
+
     public override string ToString() => FormattableString.Invariant(
-        $"step {Step} {Split}: loss {Loss:0.0000}, action acc {Accuracy:P1}, L1 {L1:0.0000}");
+        $"step {Step} {Split}: loss {Loss:0.0000}, {(HasAccuracy ? FormattableString.Invariant($"action acc {Accuracy:P1}, ") : "")}L1 {L1:0.0000}");
 }
 
 /// <summary>
@@ -63,7 +70,7 @@ public sealed class MetricsLog : IDisposable
         if (tb is null) return;
         int step = (int)m.Step;
         tb.add_scalar($"{m.Split}/loss", (float)m.Loss, step);
-        tb.add_scalar($"{m.Split}/action_accuracy", (float)m.Accuracy, step);
+        if (m.HasAccuracy) tb.add_scalar($"{m.Split}/action_accuracy", (float)m.Accuracy, step);
         tb.add_scalar($"{m.Split}/l1", (float)m.L1, step);
         if (m.Split == "train")
         {

@@ -32,6 +32,8 @@ public sealed record TrainOptions
     public double WeightDecay { get; init; } = 0.01;
     /// <summary>Decay every parameter (torch's default); by default only parameters with ≥ 2 dimensions decay (nanoGPT).</summary>
     public bool DecayAllParameters { get; init; }
+    /// <summary>Recompute activations block by block in backward instead of keeping them (less memory, one more forward).</summary>
+    public bool GradientCheckpointing { get; init; }
     public double MaxGradNorm { get; init; } = 1.0;
     /// <summary>Train every parameter instead of LoRA. Default: true for the from-scratch tiny model, false for a pretrained folder.</summary>
     public bool? FullFinetune { get; init; }

@@ -50,11 +50,15 @@ public sealed class VlaTrainer : IDisposable
     public StepMetrics? LastValidation { get; private set; }
     public string? LastCheckpoint { get; private set; }
     public long TotalParameters => Policy.TotalParameters;
+    /// <summary>The data-parallel ranks (<see cref="Communicator.Single"/> for one process).</summary>
+    public Communicator Ranks { get; }
+    /// <summary>Samples per optimizer step over all ranks: ranks × batch size × accumulation.</summary>
+    public long GlobalSamplesPerStep => Options.SamplesPerStep * Ranks.Size;
 
-    VlaTrainer(TrainOptions o, TextWriter log, string runDir, ITrainablePolicy policy, AdamW opt, string datasetName, long step)
+    VlaTrainer(TrainOptions o, TextWriter log, string runDir, ITrainablePolicy policy, AdamW opt, string datasetName, long step, Communicator ranks)
     {
         Options = o; this.log = log; RunDirectory = runDir; Policy = policy; Optimizer = opt;
-        DatasetName = datasetName; Step = step;
+        DatasetName = datasetName; Step = step; Ranks = ranks;
         schedule = new WarmupCosineSchedule(o.Lr, o.MinLr, o.EffectiveWarmup, o.MaxSteps);
         interval = new IntervalMetrics(Pretrained.ParseDevice(o.Device));
     }
@@ -69,9 +73,12 @@ public sealed class VlaTrainer : IDisposable
     }
 
     /// <summary>Builds (or, with <see cref="TrainOptions.Resume"/>, restores) a run.</summary>
-    public static VlaTrainer Create(TrainOptions requested, TextWriter? log = null)
+    /// <param name="ranks">data-parallel ranks (default one process): each reads its part of every global batch of
+    /// ranks × batch size samples, gradients are averaged over the ranks, and rank 0 alone writes files</param>
+    public static VlaTrainer Create(TrainOptions requested, TextWriter? log = null, Communicator? ranks = null)
     {
         log ??= TextWriter.Null;
+        ranks ??= Communicator.Single;
         requested.Validate();
         string runDir = requested.ResolvedOutDir;
         string? resumeFrom = Directory.Exists(runDir) ? LatestCheckpoint(runDir) : null;
@@ -82,6 +89,10 @@ public sealed class VlaTrainer : IDisposable
             var state = JsonNode.Parse(File.ReadAllText(Path.Combine(resumeFrom, TrainerStateFile)))!;
             var saved = TrainOptions.FromJson(state["options"]!);
             step = state["global_step"]!.GetValue<long>();
+            int savedRanks = state["world_size"]?.GetValue<int>() ?? 1;
+            long savedGlobal = saved.SamplesPerStep * savedRanks, global = saved.SamplesPerStep * ranks.Size;
+            if (savedGlobal != global)
+                throw new ArgumentException($"{resumeFrom} was trained with {savedRanks} rank(s) × {saved.SamplesPerStep} samples per step = {savedGlobal} per global step; resuming with {ranks.Size} rank(s) would make it {global} and change the run (use {savedGlobal / saved.SamplesPerStep} rank(s))");
             // The saved recipe wins; only the horizon and the bookkeeping may change.
             o = saved with
             {
@@ -99,10 +110,14 @@ public sealed class VlaTrainer : IDisposable
         {
             if (!requested.Overwrite)
                 throw new ArgumentException($"{runDir} already holds a run (latest: {Path.GetFileName(resumeFrom)}); pass --resume to continue it, --overwrite to replace it, or --out for another folder");
-            foreach (var d in Directory.GetDirectories(runDir, "step_*")) Directory.Delete(d, true);
-            foreach (var f in new[] { LatestFile, MetricsLog.FileName }) if (File.Exists(Path.Combine(runDir, f))) File.Delete(Path.Combine(runDir, f));
-            if (Directory.Exists(Path.Combine(runDir, "tb"))) Directory.Delete(Path.Combine(runDir, "tb"), true);
+            if (ranks.IsRoot)
+            {
+                foreach (var d in Directory.GetDirectories(runDir, "step_*")) Directory.Delete(d, true);
+                foreach (var f in new[] { LatestFile, MetricsLog.FileName }) if (File.Exists(Path.Combine(runDir, f))) File.Delete(Path.Combine(runDir, f));
+                if (Directory.Exists(Path.Combine(runDir, "tb"))) Directory.Delete(Path.Combine(runDir, "tb"), true);
+            }
         }
+        ranks.Barrier(); // the run folder is settled before any rank reads it
         if (o.Resume && resumeFrom is null) o = o with { Resume = false };
 
         // ---- data ----
@@ -118,9 +133,12 @@ public sealed class VlaTrainer : IDisposable
         var policy = entry.CreateForTraining(new PolicyTrainingSetup(o, ds, trainEps, valEps, o.Resume ? resumeFrom : null, Path.Combine(dataPath, StatsFile), log));
         var opt = new AdamW(policy.Trainable, weightDecay: o.WeightDecay) { DecayAllParameters = o.DecayAllParameters };
         if (resumeFrom is not null && o.Resume) opt.Load(resumeFrom);
-        Directory.CreateDirectory(runDir);
-        var t = new VlaTrainer(o, log, runDir, policy, opt, ds.Spec.Name, step);
-        t.metrics = new MetricsLog(runDir, o.Logger, step);
+        // every rank starts from rank 0's weights (a fresh LoRA or head init is seeded, but this makes it a guarantee)
+        ranks.BroadcastFromRoot(policy.Trainable.Select(x => (Tensor)x.P).ToList());
+        if (ranks.IsRoot) Directory.CreateDirectory(runDir);
+        var t = new VlaTrainer(o, log, runDir, policy, opt, ds.Spec.Name, step, ranks);
+        t.metrics = ranks.IsRoot ? new MetricsLog(runDir, o.Logger, step) : null;
+        if (ranks.Size > 1) log.WriteLine($"data parallel: rank {ranks.Rank} of {ranks.Size}, global batch {t.GlobalSamplesPerStep} ({ranks.Size} × {o.SamplesPerStep})");
         log.WriteLine(policy.Description);
         log.WriteLine($"data: {dataPath} ({ds.Spec.Name}): {trainEps.Length} train episodes ({policy.TrainData.StepsPerEpoch} steps), {valEps.Length} validation episodes; views: {string.Join(", ", DatasetViews.Descriptions.Take(o.Views))}");
         return t;
@@ -142,6 +160,7 @@ public sealed class VlaTrainer : IDisposable
             }
             if ((Options.SaveEvery > 0 && Step % Options.SaveEvery == 0) || Step == Options.MaxSteps) SaveCheckpoint();
         }
+        Ranks.Barrier(); // rank 0's last checkpoint is written before any rank reports the run finished
         return new TrainSummary(RunDirectory, Step, LastCheckpoint, LastTrain, LastValidation, Optimizer.TrainableCount, TotalParameters, sw.Elapsed.TotalSeconds);
     }
 
@@ -158,7 +177,8 @@ public sealed class VlaTrainer : IDisposable
         using Scalar accumScalar = (double)accum; // explicit (see Model.TensorMath)
         for (int micro = 0; micro < accum; micro++)
         {
-            long first = (Step * accum + micro) * bs;
+            // this rank's slice of the global batch: with N ranks of batch B the stream is cut exactly as one rank of batch N·B
+            long first = ((Step * accum + micro) * Ranks.Size + Ranks.Rank) * bs;
             using var batch = Train.Batch(first, bs);
             torch.manual_seed((long)(SplitMix64.Mix((ulong)Options.Seed, (ulong)(Step * accum + micro)) >> 1));
             using var scope = NewDisposeScope();
@@ -167,6 +187,7 @@ public sealed class VlaTrainer : IDisposable
             scaled.backward();
             interval.Add(output.Loss.detach().div(accumScalar), output.Metrics);
         }
+        Ranks.AverageGradients(Policy.Trainable.Select(x => (Tensor)x.P).ToList());
         var gradNorm = Optimizer.ClipGradNorm(Options.MaxGradNorm);
         interval.AddGradNorm(gradNorm);
         gradNorm.Dispose();
@@ -176,9 +197,9 @@ public sealed class VlaTrainer : IDisposable
         Step++;
         if (Step % Math.Max(1, Options.LogEvery) != 0 && Step != Options.MaxSteps) return null;
         double now = clock.Elapsed.TotalSeconds;
-        var r = interval.Read();
+        var r = interval.Read(Ranks);
         var m = new StepMetrics(Step, "train", r.Loss, r.Accuracy, r.L1, lr, r.GradNorm,
-            r.Steps * Options.SamplesPerStep / Math.Max(now - intervalStart, 1e-9), now, Step * Options.SamplesPerStep);
+            r.Steps * GlobalSamplesPerStep / Math.Max(now - intervalStart, 1e-9), now, Step * GlobalSamplesPerStep);
         intervalStart = now;
         LastTrain = m;
         metrics?.Write(m);
@@ -217,6 +238,7 @@ public sealed class VlaTrainer : IDisposable
     {
         string name = $"step_{Step}";
         string final = Path.Combine(RunDirectory, name), tmp = final + ".tmp";
+        if (!Ranks.IsRoot) return LastCheckpoint = final; // the ranks hold the same weights: rank 0 writes them
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         Directory.CreateDirectory(tmp);
         Policy.Save(tmp, Step);
@@ -226,14 +248,15 @@ public sealed class VlaTrainer : IDisposable
         File.WriteAllText(Path.Combine(tmp, RngStateFile), new JsonObject
         {
             ["seed"] = Options.Seed,
-            ["next_sample_index"] = Step * Options.SamplesPerStep,
+            ["next_sample_index"] = Step * GlobalSamplesPerStep,
             ["scheme"] = "data order and augmentation are functions of (seed, sample index); dropout re-seeds torch per micro-batch from (seed, step·accum + micro)",
         }.ToJsonString(indented));
         File.WriteAllText(Path.Combine(tmp, TrainerStateFile), new JsonObject
         {
             ["global_step"] = Step,
-            ["samples_seen"] = Step * Options.SamplesPerStep,
-            ["epoch"] = (double)(Step * Options.SamplesPerStep) / Math.Max(1, Train.StepsPerEpoch),
+            ["world_size"] = Ranks.Size,
+            ["samples_seen"] = Step * GlobalSamplesPerStep,
+            ["epoch"] = (double)(Step * GlobalSamplesPerStep) / Math.Max(1, Train.StepsPerEpoch),
             ["policy"] = Policy.Name,
             ["trainable_parameters"] = Optimizer.TrainableCount,
             ["total_parameters"] = TotalParameters,

@@ -64,6 +64,7 @@ public sealed record OpenVlaBase(OpenVlaForActionPrediction Model, PromptEncoder
             trainable = LoraModel.PrepareForTraining(model, LoraModel.DefaultAdapter, o.TrainProjector);
         }
 
+        model.SetGradientCheckpointing(o.GradientCheckpointing);
         return new OpenVlaBase(model, prompts, lora, trainable);
     }
 
