@@ -102,6 +102,12 @@ public class RecordingTests : IDisposable
             Assert.Equal(File.ReadAllText(Path.Combine(whole.Stores[agent], ".zattrs")), File.ReadAllText(Path.Combine(merged.Stores[agent], ".zattrs")));
         }
         Assert.Contains("--overwrite", Assert.Throws<ArgumentException>(() => DemoRecorder.Merge("LiftBarrier", data)).Message);
+
+        // a shard of another run (other --num) next to them: refused, naming both files
+        DemoRecorder.Run(new PrepareOptions("LiftBarrier", 2, Workers: 1, SeedStart: 5, OutRoot: data, Shard: new Core.Sharding.Shard(1, 2)));
+        var foreign = Assert.Throws<InvalidDataException>(() => DemoRecorder.Merge("LiftBarrier", data, overwrite: true));
+        Assert.Contains("shards of different runs", foreign.Message);
+        Assert.Contains("LiftBarrier_2_prepare.json", foreign.Message);
     }
 
     [Fact]
