@@ -43,12 +43,4 @@ public static class BenchUtil
         RunProcess("gcc", ["-O2", "-o", exe, src, .. libs.Split(' ', StringSplitOptions.RemoveEmptyEntries)]);
         return exe;
     }
-
-    public static long PeakRssBytes()
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line["VmHWM:".Length..].Replace("kB", "").Trim()) * 1024; // "VmHWM:\t 123 kB"; no padding above 10 GB
-        return Environment.WorkingSet;
-    }
 }

@@ -3,6 +3,7 @@ using RoboFactory.Vla.Policies.OpenVlaOft;
 using System.Diagnostics;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Model;
+using RoboFactory.Vla.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -176,7 +177,7 @@ public static class ModelBench
             var build = Stopwatch.StartNew();
             using var m = new OpenVlaForActionPrediction(c, new ModelOptions(CPU, ScalarType.BFloat16));
             m.eval();
-            log.WriteLine(FormattableString.Invariant($"built in {build.Elapsed.TotalSeconds:0.0} s; peak RSS {PeakRss() / 1e9:0.00} GB"));
+            log.WriteLine(FormattableString.Invariant($"built in {build.Elapsed.TotalSeconds:0.0} s; peak RSS {ProcessMemory.PeakRssBytes() / 1e9:0.00} GB"));
             var oft7b = policyCalls ? new OpenVlaOftModel(m, actionDim, actionDim) : null; // + the 168 M-parameter fp32 head
             oft7b?.eval();
             long total = ParameterShapes.Total(c);
@@ -199,16 +200,7 @@ public static class ModelBench
                 if (policyCalls) MeasurePolicyCalls(oft7b!, "openvla-7b bf16", "s", views, promptLen, 1, TokenCalls(pre, dec), chunk, timings, log);
             }
         }
-        return new ModelBenchResult(timings, gflops, gbs, limits, PeakRss());
-    }
-
-    /// <summary>VmHWM from /proc/self/status (split on any whitespace: the field is "VmHWM:\t  123 kB").</summary>
-    public static long PeakRss()
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                return long.Parse(line.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-        return Environment.WorkingSet;
+        return new ModelBenchResult(timings, gflops, gbs, limits, ProcessMemory.PeakRssBytes());
     }
 
     public static void Print(ModelBenchResult r, TextWriter w)

@@ -233,15 +233,8 @@ public static class Evaluator
             foreach (var key in same)
                 if (!JsonNode.DeepEquals(json[key], first.Json[key]))
                     throw new InvalidDataException($"eval merge: {f} has {key} = {json[key]?.ToJsonString() ?? "null"}, {first.File} has {first.Json[key]?.ToJsonString() ?? "null"}: shards of different evaluations");
-            if (shard.Count != first.Shard.Count)
-                throw new InvalidDataException($"eval merge: {f} is shard {shard} and {first.File} shard {first.Shard}: different shard counts");
         }
-        int n = first.Shard.Count;
-        var repeated = shards.GroupBy(s => s.Shard.Index).Where(g => g.Count() > 1).ToList();
-        if (repeated.Count > 0)
-            throw new InvalidDataException("eval merge: " + string.Join("; ", repeated.Select(g => $"shard {g.Key}/{n} given {g.Count()} times ({string.Join(", ", g.Select(s => s.File))})")));
-        var absent = Enumerable.Range(0, n).Except(shards.Select(s => s.Shard.Index)).ToList();
-        if (absent.Count > 0) throw new InvalidDataException($"eval merge: shard(s) {string.Join(", ", absent.Select(i => $"{i}/{n}"))} missing");
+        int n = Shard.CheckCompleteSet(shards.Select(s => (s.File, s.Shard)).ToList(), "eval merge");
 
         int seedStart = first.Json["seed_start"]!.GetValue<int>(), episodes = first.Json["episodes_requested"]!.GetValue<int>();
         var bySeed = new SortedDictionary<int, JsonNode>();

@@ -261,16 +261,9 @@ public static class DemoRecorder
             foreach (var key in new[] { "num", "seed_start" })
                 if (!JsonNode.DeepEquals(json[key], first.Json[key]))
                     throw new InvalidDataException($"prepare merge: {f} has {key} = {json[key]?.ToJsonString()}, {first.File} has {first.Json[key]?.ToJsonString()}: shards of different runs");
-            if (shard.Count != first.Shard.Count)
-                throw new InvalidDataException($"prepare merge: {f} is shard {shard}, {first.File} shard {first.Shard}: different shard counts");
         }
-        int n = first.Shard.Count, num = first.Json["num"]!.GetValue<int>(), seedStart = first.Json["seed_start"]!.GetValue<int>();
-        var repeated = shards.GroupBy(s => s.Shard.Index).Where(g => g.Count() > 1).ToList();
-        if (repeated.Count > 0)
-            throw new InvalidDataException("prepare merge: " + string.Join("; ", repeated.Select(g => $"shard {g.Key}/{n} found {g.Count()} times ({string.Join(", ", g.Select(s => s.File))})")));
-        var absent = Enumerable.Range(0, n).Except(shards.Select(s => s.Shard.Index)).ToList();
-        if (absent.Count > 0)
-            throw new InvalidDataException($"prepare merge: shard(s) {string.Join(", ", absent.Select(i => $"{i}/{n}"))} of {config.Name} missing under {shardsDir} (or not finished)");
+        int n = Shard.CheckCompleteSet(shards.Select(s => (s.File, s.Shard)).ToList(), "prepare merge", $" of {config.Name}", $" under {shardsDir} (or not finished)");
+        int num = first.Json["num"]!.GetValue<int>(), seedStart = first.Json["seed_start"]!.GetValue<int>();
 
         // every seed of the run is recorded by exactly its own shard, or listed there as failed
         var failedSeeds = new HashSet<int>();

@@ -162,7 +162,7 @@ public static class TrainCommands
                     cts.Token);
             });
             var s = summary!;
-            Console.WriteLine(I($"trained to step {s.FinalStep} in {s.Seconds:0.0} s; trainable {s.TrainableParameters:N0} of {s.TotalParameters:N0} parameters"));
+            Console.WriteLine(I($"trained to step {s.FinalStep} in {s.Seconds:0.0} s; trainable {s.TrainableParameters:N0} of {s.TotalParameters:N0} parameters; peak RSS {RoboFactory.Vla.Native.ProcessMemory.PeakRssBytes() / (double)(1L << 30):0.00} GiB"));
             if (s.LastTrain is { } t) Console.WriteLine($"  last train: {t}");
             if (s.LastValidation is { } v) Console.WriteLine($"  last validation: {v}");
             if (s.LastCheckpoint is { } c) Console.WriteLine($"  checkpoint: {c}");

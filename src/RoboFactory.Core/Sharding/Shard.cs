@@ -60,6 +60,28 @@ public sealed record Shard(int Index, int Count)
         return new Shard(index, count);
     }
 
+    /// <summary>
+    /// Checks that <paramref name="shards"/> (each with the file it came from) are one complete set 0..n−1 of the same
+    /// n: no shard repeated, none missing. Returns n. Messages start with <paramref name="context"/> ("eval merge");
+    /// a missing shard reads "shard(s) 1/2{of} missing{where}".
+    /// </summary>
+    public static int CheckCompleteSet(IReadOnlyList<(string File, Shard Shard)> shards, string context, string of = "", string where = "")
+    {
+        if (shards.Count == 0) throw new InvalidDataException($"{context}: no shards");
+        var (firstFile, first) = shards[0];
+        foreach (var (f, shard) in shards.Skip(1))
+            if (shard.Count != first.Count)
+                throw new InvalidDataException($"{context}: {f} is shard {shard}, {firstFile} shard {first}: different shard counts");
+        int n = first.Count;
+        var repeated = shards.GroupBy(s => s.Shard.Index).Where(g => g.Count() > 1).ToList();
+        if (repeated.Count > 0)
+            throw new InvalidDataException($"{context}: " + string.Join("; ", repeated.Select(g => $"shard {g.Key}/{n} given {g.Count()} times ({string.Join(", ", g.Select(s => s.File))})")));
+        var absent = Enumerable.Range(0, n).Except(shards.Select(s => s.Shard.Index)).ToList();
+        if (absent.Count > 0)
+            throw new InvalidDataException($"{context}: shard(s) {string.Join(", ", absent.Select(i => $"{i}/{n}"))}{of} missing{where}");
+        return n;
+    }
+
     private static int Int(string value, string name) =>
         int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int v)
             ? v : throw new ArgumentException($"--shard auto: {name}='{value}' is not an integer");

@@ -237,12 +237,13 @@ public sealed class LlamaModel : nn.Module
         if (GradientCheckpointing && cache is null && torch.is_grad_enabled())
         {
             // the backward recomputation runs after this scope has ended: the tables it reads must outlive it
-            var (c2, s2, m2) = (cos.DetachFromDisposeScope(), sin.DetachFromDisposeScope(), mask?.DetachFromDisposeScope());
+            var shared = new ActivationCheckpoint.SharedInputs(layers.Count, cos, sin, mask);
+            var (c2, s2, m2) = (shared.Tensors[0]!, shared.Tensors[1]!, shared.Tensors[2]);
             for (int i = 0; i < layers.Count; i++)
             {
                 var layer = layers[i];
                 int index = i;
-                h = ActivationCheckpoint.Apply(x => layer.forward(x, c2, s2, m2, null, index), h, ActivationCheckpoint.TrainableOf(layer));
+                h = ActivationCheckpoint.Apply(x => layer.forward(x, c2, s2, m2, null, index), h, ActivationCheckpoint.TrainableOf(layer), shared);
             }
         }
         else
