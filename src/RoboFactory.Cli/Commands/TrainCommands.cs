@@ -186,7 +186,7 @@ public static class TrainCommands
         {
             var c = VlaPolicyCheckpoint.Load(r.GetValue(ckpt)!);
             string d = r.GetValue(dtype)!;
-            var st = d == "auto" ? (c.Info.BaseModel == "tiny" ? TorchSharp.torch.ScalarType.Float32 : TorchSharp.torch.ScalarType.BFloat16) : Pretrained.ParseDType(d);
+            var st = d == "auto" ? c.AutoDType : Pretrained.ParseDType(d);
             string dst = r.GetValue(outDir)!;
             if (Path.GetFullPath(dst) == Path.GetFullPath(c.Directory)) throw new ArgumentException("--out must differ from the checkpoint folder");
             using var m = c.CreateModel(null, st);

@@ -99,9 +99,16 @@ public sealed class VlaPolicyCheckpoint
     /// <summary>Identity of the frozen base: checkpoints with equal keys can share one base model.</summary>
     public string BaseKey => IsLora ? (Info.BaseModel == "tiny" ? $"tiny:seed={Info.BaseSeed}:px={Config.Dino.ImageSize}" : Path.GetFullPath(Info.BaseModel)) : "full:" + Path.GetFullPath(Directory);
 
-    /// <summary>Builds the base model (LoRA) or the whole fine-tuned model (full), in eval mode.</summary>
-    public OpenVlaForActionPrediction CreateModel(Device? device = null, ScalarType dtype = ScalarType.Float32)
+    /// <summary>
+    /// The dtype a checkpoint's model is built in unless told otherwise: fp32 for the tiny preset, bf16 for a
+    /// pretrained base (an fp32 openvla-7b would need 30 GB).
+    /// </summary>
+    public ScalarType AutoDType => Info.BaseModel == "tiny" ? ScalarType.Float32 : ScalarType.BFloat16;
+
+    /// <summary>Builds the base model (LoRA) or the whole fine-tuned model (full), in eval mode (default dtype <see cref="AutoDType"/>).</summary>
+    public OpenVlaForActionPrediction CreateModel(Device? device = null, ScalarType? dtypeOrAuto = null)
     {
+        var dtype = dtypeOrAuto ?? AutoDType;
         if (!IsLora) return Pretrained.Load(Directory, device, dtype);
         // the tiny base is rebuilt from its seed, at the vision size recorded in this checkpoint's config.json
         if (Info.BaseModel == "tiny") return Pretrained.Create(OpenVlaConfig.TinyAt(Config.Dino.ImageSize), device, dtype, seed: Info.BaseSeed);
@@ -141,7 +148,7 @@ public sealed class VlaSharedBase : IDisposable
             .ToDictionary(p => p.name, p => p.parameter.detach().clone().DetachFromDisposeScope());
     }
 
-    public static VlaSharedBase Create(VlaPolicyCheckpoint first, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    public static VlaSharedBase Create(VlaPolicyCheckpoint first, Device? device = null, ScalarType? dtype = null)
     {
         var m = first.CreateModel(device, dtype);
         foreach (var (_, p) in m.named_parameters()) p.requires_grad = false;
@@ -218,7 +225,7 @@ public sealed class VlaAgentPolicy : IPolicyActor, IDisposable
     }
 
     /// <summary>A policy with its own model (a full fine-tune, or a LoRA checkpoint on a private base).</summary>
-    public static VlaAgentPolicy Load(string checkpointDir, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    public static VlaAgentPolicy Load(string checkpointDir, Device? device = null, ScalarType? dtype = null)
     {
         var ckpt = VlaPolicyCheckpoint.Load(checkpointDir);
         if (ckpt.IsLora)
@@ -235,7 +242,7 @@ public sealed class VlaAgentPolicy : IPolicyActor, IDisposable
     /// One policy per checkpoint folder (run or step folders, one per agent). LoRA checkpoints with the same base share
     /// one frozen base model (adapters named agent0, agent1, …); full fine-tunes get their own model.
     /// </summary>
-    public static IReadOnlyList<VlaAgentPolicy> LoadAgents(IReadOnlyList<string> checkpointDirs, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    public static IReadOnlyList<VlaAgentPolicy> LoadAgents(IReadOnlyList<string> checkpointDirs, Device? device = null, ScalarType? dtype = null)
     {
         var bases = new Dictionary<string, VlaSharedBase>();
         var result = new List<VlaAgentPolicy>();
