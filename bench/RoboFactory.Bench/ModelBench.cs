@@ -32,11 +32,14 @@ public static class ModelBench
     }
 
     /// <summary>bf16 matmul 512×4096×4096 (as in stack.md): GFLOP/s, median of <paramref name="repeats"/>.</summary>
-    public static double MeasureBf16Matmul(int repeats = 5)
+    public static double MeasureBf16Matmul(int repeats = 5) => MeasureMatmul(ScalarType.BFloat16, repeats);
+
+    /// <summary>The same matmul in <paramref name="dtype"/>: GFLOP/s, median of <paramref name="repeats"/>.</summary>
+    public static double MeasureMatmul(ScalarType dtype, int repeats = 5)
     {
         using var scope = NewDisposeScope();
-        var a = torch.randn(512, 4096, dtype: ScalarType.BFloat16);
-        var b = torch.randn(4096, 4096, dtype: ScalarType.BFloat16);
+        var a = torch.randn(512, 4096, dtype: dtype);
+        var b = torch.randn(4096, 4096, dtype: dtype);
         torch.matmul(a, b).Dispose();
         var t = Enumerable.Range(0, repeats).Select(_ => Time(() => torch.matmul(a, b).Dispose())).Order().ToArray();
         return 2.0 * 512 * 4096 * 4096 / t[t.Length / 2] / 1e9;
@@ -147,10 +150,11 @@ public static class ModelBench
         List<double> TokenCalls(List<double> pre, List<double> dec) => pre.Zip(dec, (p, d) => p + (actionDim - 1) * d).ToList();
         var timings = new List<Timing>();
         var limits = new List<(string, double, double, string)>();
-        log.WriteLine($"threads: {torch.get_num_threads()}");
+        log.WriteLine($"cpu: {CpuFeatures.Describe()}; threads: {torch.get_num_threads()}");
         double gflops = MeasureBf16Matmul();
+        double fp32 = MeasureMatmul(ScalarType.Float32);
         double gbs = MeasureMemoryBandwidth();
-        log.WriteLine(FormattableString.Invariant($"bf16 matmul 512x4096x4096: {gflops:0.0} GFLOP/s; memory read bandwidth: {gbs:0.0} GB/s"));
+        log.WriteLine(FormattableString.Invariant($"matmul 512x4096x4096: bf16 {gflops:0.0} GFLOP/s, fp32 {fp32:0.0} GFLOP/s; memory read bandwidth: {gbs:0.0} GB/s"));
 
         using (var tiny = Pretrained.Create(OpenVlaConfig.Tiny, seed: 0))
         {

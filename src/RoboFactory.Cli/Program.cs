@@ -2,5 +2,5 @@ namespace RoboFactory.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => Commands.Root.Build().Parse(args).Invoke();
+    public static int Main(string[] args) => Commands.Root.Run(args);
 }

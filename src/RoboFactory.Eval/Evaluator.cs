@@ -8,6 +8,7 @@ using RoboFactory.Sim.Config;
 using RoboFactory.Sim.Env;
 using RoboFactory.Sim.Tasks;
 using RoboFactory.Vla.Training;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Eval;
 
@@ -220,11 +221,11 @@ public static class Evaluator
         {
             if (!File.Exists(f)) throw new FileNotFoundException($"eval merge: {f} does not exist");
             JsonObject json;
-            try { json = JsonNode.Parse(File.ReadAllText(f)) as JsonObject ?? throw new InvalidDataException($"{f}: not a JSON object"); }
-            catch (JsonException e) { throw new InvalidDataException($"{f}: not valid JSON ({e.Message})"); }
+            try { json = JsonInput.ParseNode(File.ReadAllText(f)) as JsonObject ?? throw new InputFormatException($"{f}: not a JSON object"); }
+            catch (JsonException e) { throw new InputFormatException($"{f}: not valid JSON ({e.Message})"); }
             if (json[ShardKey]?.GetValue<string>() is not string tag)
-                throw new InvalidDataException($"{f}: field '{ShardKey}' is missing: not the results of `eval --shard i/n`");
-            shards.Add((f, json, Shard.Parse(tag) ?? throw new InvalidDataException($"{f}: field '{ShardKey}' is empty")));
+                throw new InputFormatException($"{f}: field '{ShardKey}' is missing: not the results of `eval --shard i/n`");
+            shards.Add((f, json, Shard.Parse(tag) ?? throw new InputFormatException($"{f}: field '{ShardKey}' is empty")));
         }
         var first = shards[0];
         string[] same = ["task", "env_id", "policy", "seed_start", "episodes_requested", "max_steps"];
@@ -232,7 +233,7 @@ public static class Evaluator
         {
             foreach (var key in same)
                 if (!JsonNode.DeepEquals(json[key], first.Json[key]))
-                    throw new InvalidDataException($"eval merge: {f} has {key} = {json[key]?.ToJsonString() ?? "null"}, {first.File} has {first.Json[key]?.ToJsonString() ?? "null"}: shards of different evaluations");
+                    throw new InputFormatException($"eval merge: {f} has {key} = {json[key]?.ToJsonString() ?? "null"}, {first.File} has {first.Json[key]?.ToJsonString() ?? "null"}: shards of different evaluations");
         }
         int n = Shard.CheckCompleteSet(shards.Select(s => (s.File, s.Shard)).ToList(), "eval merge");
 
@@ -243,18 +244,18 @@ public static class Evaluator
         foreach (var (f, json, shard) in shards)
         {
             interrupted |= json["summary"]?["interrupted"]?.GetValue<bool>() ?? false;
-            foreach (var node in json["episodes"]?.AsArray() ?? throw new InvalidDataException($"{f}: field 'episodes' is missing"))
+            foreach (var node in json["episodes"]?.AsArray() ?? throw new InputFormatException($"{f}: field 'episodes' is missing"))
             {
-                var e = node ?? throw new InvalidDataException($"{f}: an episode is null");
-                int seed = e["seed"]?.GetValue<int>() ?? throw new InvalidDataException($"{f}: an episode has no 'seed'");
-                if (!shard.Holds(seed - seedStart)) throw new InvalidDataException($"{f}: seed {seed} does not belong to shard {shard} (seeds {seedStart}+k, k ≡ {shard.Index} mod {n})");
+                var e = node ?? throw new InputFormatException($"{f}: an episode is null");
+                int seed = e["seed"]?.GetValue<int>() ?? throw new InputFormatException($"{f}: an episode has no 'seed'");
+                if (!shard.Holds(seed - seedStart)) throw new InputFormatException($"{f}: seed {seed} does not belong to shard {shard} (seeds {seedStart}+k, k ≡ {shard.Index} mod {n})");
                 if (!bySeed.TryAdd(seed, e.DeepClone())) duplicated.Add($"{seed}");
             }
         }
-        if (duplicated.Count > 0) throw new InvalidDataException($"eval merge: seed(s) {string.Join(", ", duplicated)} appear twice");
+        if (duplicated.Count > 0) throw new InputFormatException($"eval merge: seed(s) {string.Join(", ", duplicated)} appear twice");
         var missing = Enumerable.Range(seedStart, episodes).Where(s => !bySeed.ContainsKey(s)).ToList();
         if (missing.Count > 0 && !interrupted)
-            throw new InvalidDataException($"eval merge: {missing.Count} seed(s) missing ({string.Join(", ", missing.Take(10))}{(missing.Count > 10 ? ", …" : "")})");
+            throw new InputFormatException($"eval merge: {missing.Count} seed(s) missing ({string.Join(", ", missing.Take(10))}{(missing.Count > 10 ? ", …" : "")})");
 
         var header = new JsonObject();
         foreach (var (k, v) in first.Json)

@@ -1,5 +1,6 @@
 using RoboFactory.Data.Zarr;
 using RoboFactory.Sim.Env;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Eval;
 
@@ -22,9 +23,9 @@ public sealed class ReplayAgentPolicy : IAgentPolicy
         var group = ZarrGroup.Open(storePath);
         var attrs = group.ReadAttributes();
         var seeds = attrs?[ZarrEpisodeWriter.SeedsAttribute]?.AsArray().Select(n => n!.GetValue<long>()).ToArray()
-            ?? throw new InvalidDataException($"{storePath}/.zattrs: missing '{ZarrEpisodeWriter.SeedsAttribute}'");
+            ?? throw new InputFormatException($"{storePath}/.zattrs: missing '{ZarrEpisodeWriter.SeedsAttribute}'");
         var ends = ZarrArray<long>.Open(Path.Combine(storePath, ZarrEpisodeWriter.EpisodeEndsName)).ReadAll();
-        if (ends.Length != seeds.Length) throw new InvalidDataException($"{storePath}: {seeds.Length} seeds but {ends.Length} episode ends");
+        if (ends.Length != seeds.Length) throw new InputFormatException($"{storePath}: {seeds.Length} seeds but {ends.Length} episode ends");
         for (int e = 0; e < seeds.Length; e++)
         {
             long start = e == 0 ? 0 : ends[e - 1];

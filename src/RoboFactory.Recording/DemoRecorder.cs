@@ -9,6 +9,7 @@ using System.Text.Json.Nodes;
 using RoboFactory.Data.Zarr;
 using RoboFactory.Planning;
 using RoboFactory.Sim.Env;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Recording;
 
@@ -87,7 +88,7 @@ public static class DemoRecorder
         var seeds0 = writers[0].EpisodeSeeds;
         for (int i = 1; i < writers.Length; i++)
             if (!writers[i].EpisodeSeeds.SequenceEqual(seeds0))
-                throw new InvalidDataException($"the partial stores hold different episodes: {writers[0].WorkingPath} has seeds [{string.Join(", ", seeds0)}], {writers[i].WorkingPath} [{string.Join(", ", writers[i].EpisodeSeeds)}]; delete the .partial folders under {o.OutRoot} and start again");
+                throw new InputFormatException($"the partial stores hold different episodes: {writers[0].WorkingPath} has seeds [{string.Join(", ", seeds0)}], {writers[i].WorkingPath} [{string.Join(", ", writers[i].EpisodeSeeds)}]; delete the .partial folders under {o.OutRoot} and start again");
         int nextSeed = committed > 0 ? (int)writers[0].EpisodeSeeds[^1] + 1 : o.SeedStart;
         if (committed > 0) log?.Invoke($"resuming: {committed} episodes already recorded, continuing at seed {nextSeed}");
 
@@ -250,9 +251,9 @@ public static class DemoRecorder
         foreach (var f in summaries)
         {
             JsonObject json;
-            try { json = JsonNode.Parse(File.ReadAllText(f)) as JsonObject ?? throw new InvalidDataException($"{f}: not a JSON object"); }
-            catch (JsonException e) { throw new InvalidDataException($"{f}: not valid JSON ({e.Message})"); }
-            var tag = json[ShardKey]?.GetValue<string>() ?? throw new InvalidDataException($"{f}: field '{ShardKey}' is missing: not written by `prepare --shard`");
+            try { json = JsonInput.ParseNode(File.ReadAllText(f)) as JsonObject ?? throw new InputFormatException($"{f}: not a JSON object"); }
+            catch (JsonException e) { throw new InputFormatException($"{f}: not valid JSON ({e.Message})"); }
+            var tag = json[ShardKey]?.GetValue<string>() ?? throw new InputFormatException($"{f}: field '{ShardKey}' is missing: not written by `prepare --shard`");
             shards.Add((f, json, Shard.Parse(tag)!));
         }
         var first = shards[0];
@@ -260,7 +261,7 @@ public static class DemoRecorder
         {
             foreach (var key in new[] { "num", "seed_start" })
                 if (!JsonNode.DeepEquals(json[key], first.Json[key]))
-                    throw new InvalidDataException($"prepare merge: {f} has {key} = {json[key]?.ToJsonString()}, {first.File} has {first.Json[key]?.ToJsonString()}: shards of different runs");
+                    throw new InputFormatException($"prepare merge: {f} has {key} = {json[key]?.ToJsonString()}, {first.File} has {first.Json[key]?.ToJsonString()}: shards of different runs");
         }
         int n = Shard.CheckCompleteSet(shards.Select(s => (s.File, s.Shard)).ToList(), "prepare merge", $" of {config.Name}", $" under {shardsDir} (or not finished)");
         int num = first.Json["num"]!.GetValue<int>(), seedStart = first.Json["seed_start"]!.GetValue<int>();
@@ -271,7 +272,7 @@ public static class DemoRecorder
         foreach (var (_, json, _) in shards)
             foreach (var node in json["failed"]?.AsArray() ?? new JsonArray())
             {
-                var e = node ?? throw new InvalidDataException($"prepare merge: a failed seed of {json["shard"]} is null");
+                var e = node ?? throw new InputFormatException($"prepare merge: a failed seed of {json["shard"]} is null");
                 int seed = e["seed"]!.GetValue<int>();
                 failedSeeds.Add(seed);
                 failed.Add(new ExpertOutcome(seed, false, e["steps"]?.GetValue<int>() ?? 0, e["reason"]?.GetValue<string>()));
@@ -287,7 +288,7 @@ public static class DemoRecorder
             {
                 string store = RoboFactoryZarrLayout.StorePath(Path.GetDirectoryName(f)!, config.Name, agent, num);
                 if (!ZarrEpisodeWriter.IsComplete(store))
-                    throw new InvalidDataException($"prepare merge: {store} is missing or unfinished (resume that shard with `prepare --shard {shard} --resume`)");
+                    throw new InputFormatException($"prepare merge: {store} is missing or unfinished (resume that shard with `prepare --shard {shard} --resume`)");
                 var reader = ZarrGroup.Open(store);
                 var ends = reader.OpenArray<long>(ZarrEpisodeWriter.EpisodeEndsName).ReadAll();
                 var seeds = (reader.ReadAttributes()[ZarrEpisodeWriter.SeedsAttribute] as JsonArray)?.Select(x => x!.GetValue<long>()).ToList()
@@ -298,18 +299,18 @@ public static class DemoRecorder
                 {
                     long start = e == 0 ? 0 : ends[e - 1];
                     if (!shard.Holds((int)(seeds[e] - seedStart)))
-                        throw new InvalidDataException($"prepare merge: {store} holds seed {seeds[e]}, which belongs to shard {(seeds[e] - seedStart) % n}/{n}, not {shard}");
+                        throw new InputFormatException($"prepare merge: {store} holds seed {seeds[e]}, which belongs to shard {(seeds[e] - seedStart) % n}/{n}, not {shard}");
                     episodes.Add((seeds[e], store, start, (int)(ends[e] - start)));
                 }
             }
             var dup = episodes.GroupBy(e => e.Seed).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
-            if (dup.Count > 0) throw new InvalidDataException($"prepare merge: seed(s) {string.Join(", ", dup)} recorded twice for agent {agent}");
+            if (dup.Count > 0) throw new InputFormatException($"prepare merge: seed(s) {string.Join(", ", dup)} recorded twice for agent {agent}");
             var have = episodes.Select(e => e.Seed).ToHashSet();
             var missing = Enumerable.Range(seedStart, num).Where(s => !have.Contains(s) && !failedSeeds.Contains(s)).ToList();
-            if (missing.Count > 0) throw new InvalidDataException($"prepare merge: seed(s) {string.Join(", ", missing.Take(10))} of agent {agent} are neither recorded nor listed as failed");
-            if (recorded >= 0 && episodes.Count != recorded) throw new InvalidDataException($"prepare merge: agent {agent} has {episodes.Count} episodes, agent 0 {recorded}");
+            if (missing.Count > 0) throw new InputFormatException($"prepare merge: seed(s) {string.Join(", ", missing.Take(10))} of agent {agent} are neither recorded nor listed as failed");
+            if (recorded >= 0 && episodes.Count != recorded) throw new InputFormatException($"prepare merge: agent {agent} has {episodes.Count} episodes, agent 0 {recorded}");
             recorded = episodes.Count;
-            if (recorded == 0) throw new InvalidDataException($"prepare merge: the shards recorded no episode of {config.Name}");
+            if (recorded == 0) throw new InputFormatException($"prepare merge: the shards recorded no episode of {config.Name}");
 
             string path = RoboFactoryZarrLayout.StorePath(zarrRoot, config.Name, agent, recorded);
             if (ZarrEpisodeWriter.IsComplete(path) && !overwrite)

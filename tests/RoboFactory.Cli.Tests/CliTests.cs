@@ -17,7 +17,7 @@ public class CliTests
         Console.SetError(e);
         try
         {
-            int code = Root.Build().Parse(args).Invoke();
+            int code = Root.Run(args);
             return (code, o.ToString(), e.ToString());
         }
         finally

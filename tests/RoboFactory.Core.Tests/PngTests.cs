@@ -1,4 +1,5 @@
 using RoboFactory.Core.Imaging;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Core.Tests;
 
@@ -46,6 +47,6 @@ public class PngTests
     {
         var png = Png.Encode(new byte[8 * 8 * 3], 8, 8, 3);
         png[^20] ^= 0xff;
-        Assert.Throws<InvalidDataException>(() => Png.Decode(png));
+        Assert.Throws<InputFormatException>(() => Png.Decode(png));
     }
 }

@@ -1,4 +1,5 @@
 using RoboFactory.Core.Sharding;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Core.Tests;
 
@@ -45,7 +46,7 @@ public class ShardTests
     {
         (string, Shard) S(int i, int n) => ($"f{i}of{n}", new Shard(i, n));
         Assert.Equal(3, Shard.CheckCompleteSet([S(2, 3), S(0, 3), S(1, 3)], "x merge"));
-        string Fails(params (string, Shard)[] set) => Assert.Throws<InvalidDataException>(() => Shard.CheckCompleteSet(set, "x merge", " of T", " under D")).Message;
+        string Fails(params (string, Shard)[] set) => Assert.Throws<InputFormatException>(() => Shard.CheckCompleteSet(set, "x merge", " of T", " under D")).Message;
         Assert.Equal("x merge: shard(s) 1/3 of T missing under D", Fails(S(0, 3), S(2, 3)));
         Assert.Equal("x merge: shard 0/2 given 2 times (f0of2, f0of2)", Fails(S(0, 2), S(0, 2), S(1, 2)));
         Assert.Contains("different shard counts", Fails(S(0, 2), S(1, 3)));

@@ -1,4 +1,5 @@
 using RoboFactory.Data.Blosc;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.Tests;
 
@@ -48,9 +49,9 @@ public class BloscTests
     {
         var frame = BloscCodec.Compress(new TestRng(1).ImageBytes(50_000, 100), 1, "zstd", 3, BloscShuffle.ByteShuffle);
         var cut = frame.AsSpan(0, frame.Length / 2).ToArray();
-        var e = Assert.Throws<InvalidDataException>(() => BloscCodec.Decompress(cut));
+        var e = Assert.Throws<InputFormatException>(() => BloscCodec.Decompress(cut));
         Assert.Contains("compressed bytes", e.Message);
-        Assert.Throws<InvalidDataException>(() => BloscCodec.Decompress(frame.AsSpan(0, 10)));
+        Assert.Throws<InputFormatException>(() => BloscCodec.Decompress(frame.AsSpan(0, 10)));
     }
 
     [Fact]

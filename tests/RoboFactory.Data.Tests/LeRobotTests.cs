@@ -7,6 +7,7 @@ using RoboFactory.Data.LeRobot;
 using RoboFactory.Data.Rlds;
 using RoboFactory.Data.Stats;
 using RoboFactory.Data.Zarr;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.Tests;
 
@@ -199,7 +200,7 @@ public class LeRobotTests(LeRobotFixture fx) : IClassFixture<LeRobotFixture>
         var all = lazy.Episodes().ToList();
         Assert.Equal(fx.Episodes[0].Action, all[0].Action);
         Assert.Equal(3 * 48 * 64, all[0].Frame(0, 0).Pixels.Length); // the head camera's video is still there
-        Assert.Contains(wrist, Assert.Throws<InvalidDataException>(() => all[0].Frame(2, 0)).Message);
+        Assert.Contains(wrist, Assert.Throws<InputFormatException>(() => all[0].Frame(2, 0)).Message);
 
         var ds = LeRobotDataset.Open(fx.LeRobotDir);
         var e = ds.Episode(1);
@@ -435,14 +436,14 @@ public class LeRobotTests(LeRobotFixture fx) : IClassFixture<LeRobotFixture>
         string good = File.ReadAllText(info);
 
         File.WriteAllText(info, good[..(good.Length / 2)]);
-        var e = Assert.Throws<InvalidDataException>(() => EpisodeDatasets.Open(dir));
+        var e = Assert.Throws<InputFormatException>(() => EpisodeDatasets.Open(dir));
         Assert.Contains(info, e.Message);
         Assert.Contains("not valid JSON", e.Message);
 
         void Expect(Func<JsonObject, JsonObject> edit, params string[] words)
         {
             File.WriteAllText(info, edit(JsonNode.Parse(good)!.AsObject()).ToJsonString());
-            var ex = Assert.Throws<InvalidDataException>(() => LeRobotDataset.Open(dir));
+            var ex = Assert.Throws<InputFormatException>(() => LeRobotDataset.Open(dir));
             Assert.Contains(info, ex.Message);
             foreach (var w in words) Assert.Contains(w, ex.Message);
         }
@@ -467,7 +468,7 @@ public class LeRobotTests(LeRobotFixture fx) : IClassFixture<LeRobotFixture>
         Assert.Equal(data1, e.FileName);
 
         File.WriteAllBytes(data1, File.ReadAllBytes(data1 + ".gone")[..^20]); // the footer cut off
-        var bad = Assert.Throws<InvalidDataException>(() => EpisodeDatasets.Open(dir));
+        var bad = Assert.Throws<InputFormatException>(() => EpisodeDatasets.Open(dir));
         Assert.Contains(data1, bad.Message);
         File.Move(data1 + ".gone", data1, overwrite: true);
 
@@ -499,7 +500,7 @@ public class LeRobotTests(LeRobotFixture fx) : IClassFixture<LeRobotFixture>
         int keep = (int)Math.Round(last.Videos[0]!.ToTimestamp * LeRobotFixture.Fps) - 3;
         Run("ffmpeg", "-v", "error", "-i", mp4, "-frames:v", keep.ToString(), "-c", "copy", cut);
         File.Move(cut, mp4, overwrite: true);
-        var e = Assert.Throws<InvalidDataException>(() => LeRobotDataset.Open(dir).Episode(last.Index).Frame(0, 0));
+        var e = Assert.Throws<InputFormatException>(() => LeRobotDataset.Open(dir).Episode(last.Index).Frame(0, 0));
         Assert.Contains(mp4, e.Message);
         Assert.Contains($"of {last.Length} frames", e.Message);
     }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using RoboFactory.Data.Blosc;
 using RoboFactory.Data.Zarr;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.Tests;
 
@@ -106,7 +107,7 @@ public class ZarrArrayTests
         a.Append(new TestRng(1).Floats(150 * 8));
         string chunk = Path.Combine(tmp["a"], "1.0");
         File.WriteAllBytes(chunk, File.ReadAllBytes(chunk)[..20]);
-        var e = Assert.Throws<InvalidDataException>(() => a.ReadAll());
+        var e = Assert.Throws<InputFormatException>(() => a.ReadAll());
         Assert.Contains("1.0", e.Message);
     }
 }

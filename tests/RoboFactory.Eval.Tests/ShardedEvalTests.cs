@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using RoboFactory.Core.Sharding;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Eval.Tests;
 
@@ -43,23 +44,23 @@ public class ShardedEvalTests : IDisposable
     {
         var a = Eval("x", new Shard(0, 2));
         var b = Eval("x", new Shard(1, 2));
-        var missing = Assert.Throws<InvalidDataException>(() => Evaluator.Merge([a.ResultsPath]));
+        var missing = Assert.Throws<InputFormatException>(() => Evaluator.Merge([a.ResultsPath]));
         Assert.Contains("shard(s) 1/2 missing", missing.Message);
-        var twice = Assert.Throws<InvalidDataException>(() => Evaluator.Merge([a.ResultsPath, a.ResultsPath, b.ResultsPath]));
+        var twice = Assert.Throws<InputFormatException>(() => Evaluator.Merge([a.ResultsPath, a.ResultsPath, b.ResultsPath]));
         Assert.Contains("shard 0/2 given 2 times", twice.Message);
 
         // a shard of another evaluation (other step limit)
         var other = Evaluator.Run(new EvalOptions("LiftBarrier", Episodes: 5, SeedStart: 40, MaxSteps: 10, OutRoot: root, Run: "y", Shard: new Shard(1, 2)),
             () => new ExpertPolicy("LiftBarrier"));
-        var foreign = Assert.Throws<InvalidDataException>(() => Evaluator.Merge([a.ResultsPath, other.ResultsPath]));
+        var foreign = Assert.Throws<InputFormatException>(() => Evaluator.Merge([a.ResultsPath, other.ResultsPath]));
         Assert.Contains("max_steps", foreign.Message);
 
         // an unsharded results.json is not a shard; a seed removed from a shard is a missing seed
         var whole = Eval("whole", null);
-        Assert.Contains("not the results of `eval --shard i/n`", Assert.Throws<InvalidDataException>(() => Evaluator.Merge([whole.ResultsPath, b.ResultsPath])).Message);
+        Assert.Contains("not the results of `eval --shard i/n`", Assert.Throws<InputFormatException>(() => Evaluator.Merge([whole.ResultsPath, b.ResultsPath])).Message);
         var json = JsonNode.Parse(File.ReadAllText(b.ResultsPath))!;
         json["episodes"]!.AsArray().RemoveAt(0);
         File.WriteAllText(b.ResultsPath, json.ToJsonString());
-        Assert.Contains("1 seed(s) missing (41)", Assert.Throws<InvalidDataException>(() => Evaluator.Merge([a.ResultsPath, b.ResultsPath])).Message);
+        Assert.Contains("1 seed(s) missing (41)", Assert.Throws<InputFormatException>(() => Evaluator.Merge([a.ResultsPath, b.ResultsPath])).Message);
     }
 }

@@ -1,5 +1,6 @@
 using RoboFactory.Recording;
 using RoboFactory.Data.Zarr;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Recording.Tests;
 
@@ -89,7 +90,7 @@ public class RecordingTests : IDisposable
         var copy = Path.Combine(root, "half");
         Directory.CreateDirectory(Path.Combine(copy, DemoRecorder.ShardsFolder));
         Directory.Move(Path.Combine(data, DemoRecorder.ShardsFolder, "shard1of2"), Path.Combine(copy, DemoRecorder.ShardsFolder, "shard1of2"));
-        Assert.Contains("shard(s) 1/2 of LiftBarrier missing", Assert.Throws<InvalidDataException>(() => DemoRecorder.Merge("LiftBarrier", data)).Message);
+        Assert.Contains("shard(s) 1/2 of LiftBarrier missing", Assert.Throws<InputFormatException>(() => DemoRecorder.Merge("LiftBarrier", data)).Message);
         Directory.Move(Path.Combine(copy, DemoRecorder.ShardsFolder, "shard1of2"), Path.Combine(data, DemoRecorder.ShardsFolder, "shard1of2"));
 
         var merged = DemoRecorder.Merge("LiftBarrier", data);
@@ -105,7 +106,7 @@ public class RecordingTests : IDisposable
 
         // a shard of another run (other --num) next to them: refused, naming both files
         DemoRecorder.Run(new PrepareOptions("LiftBarrier", 2, Workers: 1, SeedStart: 5, OutRoot: data, Shard: new Core.Sharding.Shard(1, 2)));
-        var foreign = Assert.Throws<InvalidDataException>(() => DemoRecorder.Merge("LiftBarrier", data, overwrite: true));
+        var foreign = Assert.Throws<InputFormatException>(() => DemoRecorder.Merge("LiftBarrier", data, overwrite: true));
         Assert.Contains("shards of different runs", foreign.Message);
         Assert.Contains("LiftBarrier_2_prepare.json", foreign.Message);
     }

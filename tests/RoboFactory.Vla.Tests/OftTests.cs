@@ -96,6 +96,36 @@ public class OftTests
     }
 
     [Fact]
+    public void LoraAgents_ShareOneBase_AndActAsWhenLoadedAlone()
+    {
+        using var tmp = new TempDir();
+        // two agents: the same tiny base (seed 7) trained on different data, so their adapters and heads differ
+        foreach (var (run, dataSeed) in new[] { ("a", 1), ("b", 2) })
+        {
+            var data = SyntheticRlds.Make(tmp.File($"rlds-{run}"), episodes: 1, steps: 4, seed: dataSeed);
+            using var t = VlaTrainer.Create(Oft(data, tmp.File(run)) with { FullFinetune = false, MaxSteps = 3, SaveEvery = 3, Lr = 1e-2 });
+            t.Run();
+        }
+        var image = Image8.Rgb(32, 24);
+        new Random(4).NextBytes(image.Pixels);
+        var obs = new PolicyObservation([image], "lift the barrier", null);
+        double[][] Alone(string run) { using var a = OftAgent.Load(tmp.File(run)); return [.. a.Act(obs)]; }
+        var (aloneA, aloneB) = (Alone("a"), Alone("b"));
+        Assert.NotEqual(aloneA[0], aloneB[0]);
+        using var agents = OpenVlaOftPolicy.LoadAgents([tmp.File("a"), tmp.File("b")], new PolicyLoadOptions());
+        Assert.Same(((OftAgent)agents.Actors[0]).Backbone, ((OftAgent)agents.Actors[1]).Backbone);
+        // b, a, b: switching adapters (and heads) each call gives each agent exactly its own answer
+        foreach (int i in new[] { 1, 0, 1 })
+        {
+            var got = agents.Actors[i].Act(obs);
+            var want = i == 0 ? aloneA : aloneB;
+            for (int k = 0; k < want.Length; k++)
+                for (int d = 0; d < want[k].Length; d++)
+                    Assert.Equal(want[k][d], got[k][d], 1e-5);
+        }
+    }
+
+    [Fact]
     public void TinyOft_OverfitsASmallBatch()
     {
         using var tmp = new TempDir();

@@ -26,6 +26,8 @@ public static class PrepareCommand
         cmd.Subcommands.Add(BuildMerge());
         cmd.SetAction(r => CliErrors.Run(() =>
         {
+            if (r.GetValue(resume) && r.GetValue(overwrite))
+                throw new ArgumentException("--resume and --overwrite exclude each other: --resume continues the .partial stores, --overwrite replaces finished ones");
             var options = new PrepareOptions(r.GetValue(task)!, r.GetValue(num), r.GetValue(workers), r.GetValue(seedStart),
                 Path.Combine(r.GetValue(outDir)!, DataNames.ZarrFolder), r.GetValue(resume), r.GetValue(overwrite), r.GetValue(maxAttempts), r.GetValue(config),
                 ShardOptions.Parse(r, shard, shards));

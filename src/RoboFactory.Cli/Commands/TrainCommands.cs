@@ -9,6 +9,7 @@ using RoboFactory.Vla.Model;
 using RoboFactory.Vla.Training;
 using RoboFactory.Vla.Policies;
 using RoboFactory.Vla.Policies.OpenVla;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Cli.Commands;
 
@@ -112,7 +113,7 @@ public static class TrainCommands
             catch (Exception e)
             {
                 Console.Error.WriteLine($"error: rank {ranks.Rank} of {ranks.Size}: {e.Message}");
-                if (e is not (ArgumentException or IOException or InvalidDataException)) Console.Error.WriteLine(e.StackTrace);
+                if (!CliErrors.IsUserError(e)) Console.Error.WriteLine(e.StackTrace);
                 ranks.Abort(2);
                 throw;
             }
@@ -256,7 +257,7 @@ public static class TrainPlots
     public static IReadOnlyList<string> Write(string runDir, string? outDir = null)
     {
         var metrics = MetricsLog.Read(runDir);
-        if (metrics.Count == 0) throw new InvalidDataException($"{runDir}: metrics.jsonl is empty");
+        if (metrics.Count == 0) throw new InputFormatException($"{runDir}: metrics.jsonl is empty");
         outDir ??= Directory.Exists(runDir) ? runDir : Path.GetDirectoryName(runDir)!;
         Directory.CreateDirectory(outDir);
         var train = metrics.Where(m => m.Split == "train").OrderBy(m => m.Step).ToList();

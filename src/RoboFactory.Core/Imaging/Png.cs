@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Core.Imaging;
 
@@ -30,7 +31,7 @@ public static class Png
     public static Image8 ReadRgb(string path)
     {
         try { return Decode(File.ReadAllBytes(path)).ToRgb(); }
-        catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+        catch (InputFormatException e) { throw new InputFormatException($"{path}: {e.Message}", e); }
     }
 
     public static byte[] Encode(ReadOnlySpan<byte> pixels, int width, int height, int channels,
@@ -95,53 +96,68 @@ public static class Png
         s.Write(b4);
     }
 
+    /// <summary>deflate's largest expansion (a 258-byte match in 2 bits): the most output one input byte can give.</summary>
+    const long MaxDeflateRatio = 1032;
+
     public static Image8 Decode(ReadOnlySpan<byte> png)
     {
-        if (png.Length < 8 || !png[..8].SequenceEqual(Signature)) throw new InvalidDataException("not a PNG (bad signature)");
+        if (png.Length < 8 || !png[..8].SequenceEqual(Signature)) throw new InputFormatException("not a PNG (bad signature)");
         int pos = 8, width = 0, height = 0, channels = 0;
         bool seenHeader = false;
         using var idat = new MemoryStream();
         while (true)
         {
-            if (pos + 12 > png.Length) throw new InvalidDataException("truncated PNG chunk");
+            if (pos + 12L > png.Length) throw new InputFormatException("truncated PNG chunk");
             int len = BinaryPrimitives.ReadInt32BigEndian(png[pos..]);
-            if (len < 0 || pos + 12 + len > png.Length) throw new InvalidDataException("truncated PNG chunk");
+            if (len < 0 || pos + 12L + len > png.Length) throw new InputFormatException("truncated PNG chunk");
             var type = png.Slice(pos + 4, 4);
             var data = png.Slice(pos + 8, len);
             uint stored = BinaryPrimitives.ReadUInt32BigEndian(png[(pos + 8 + len)..]);
             uint crc = Crc32.Update(Crc32.Update(0xFFFFFFFFu, type), data) ^ 0xFFFFFFFFu;
-            if (crc != stored) throw new InvalidDataException($"PNG chunk {System.Text.Encoding.ASCII.GetString(type)} CRC mismatch");
+            if (crc != stored) throw new InputFormatException($"PNG chunk {System.Text.Encoding.ASCII.GetString(type)} CRC mismatch");
             pos += 12 + len;
             if (type.SequenceEqual("IHDR"u8))
             {
+                if (len != 13) throw new InputFormatException(null, "IHDR", $"{len} bytes; expected 13");
                 width = BinaryPrimitives.ReadInt32BigEndian(data);
                 height = BinaryPrimitives.ReadInt32BigEndian(data[4..]);
-                if (data[8] != 8) throw new NotSupportedException($"PNG bit depth {data[8]} is not supported (8 only)");
+                if (width <= 0 || height <= 0) throw new InputFormatException(null, "IHDR", $"image size {width}x{height}; expected positive sides");
+                if (data[8] != 8) throw new InputFormatException(null, "IHDR", $"bit depth {data[8]} is not supported (8 only)");
                 channels = data[9] switch
                 {
                     0 => 1, 4 => 2, 2 => 3, 6 => 4,
-                    _ => throw new NotSupportedException($"PNG color type {data[9]} is not supported (gray, gray+alpha, RGB, RGBA)"),
+                    _ => throw new InputFormatException(null, "IHDR", $"color type {data[9]} is not supported (gray, gray+alpha, RGB, RGBA)"),
                 };
-                if (data[12] != 0) throw new NotSupportedException("interlaced PNG is not supported");
+                if (data[12] != 0) throw new InputFormatException(null, "IHDR", "interlaced PNG is not supported");
                 seenHeader = true;
             }
             else if (type.SequenceEqual("IDAT"u8)) idat.Write(data);
             else if (type.SequenceEqual("IEND"u8)) break;
         }
-        if (!seenHeader) throw new InvalidDataException("PNG has no IHDR");
+        if (!seenHeader) throw new InputFormatException("PNG has no IHDR");
 
+        // The header's size drives the allocation, so it is checked against the data first: deflate expands at most
+        // 1032:1, so a few bytes of IDAT cannot hold a gigapixel image.
+        long rawBytes = ((long)width * channels + 1) * height;
+        if (rawBytes > MaxDeflateRatio * idat.Length + 1024 || rawBytes > Array.MaxLength)
+            throw new InputFormatException(null, "IHDR", $"image size {width}x{height} needs {rawBytes} bytes, more than its {idat.Length} bytes of compressed data can hold");
         int stride = width * channels;
-        var raw = new byte[(stride + 1) * height];
+        var raw = new byte[rawBytes];
         idat.Position = 0;
-        using (var z = new ZLibStream(idat, CompressionMode.Decompress))
+        try
         {
+            using var z = new ZLibStream(idat, CompressionMode.Decompress);
             int total = 0;
             while (total < raw.Length)
             {
                 int n = z.Read(raw, total, raw.Length - total);
-                if (n == 0) throw new InvalidDataException("PNG image data is shorter than its header says");
+                if (n == 0) throw new InputFormatException("PNG image data is shorter than its header says");
                 total += n;
             }
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InputFormatException(null, "IDAT", $"bad zlib stream ({e.Message})", e);
         }
         var pixels = new byte[stride * height];
         Unfilter(raw, pixels, width, height, channels);
@@ -177,7 +193,7 @@ public static class Png
                         dst[x] = (byte)(src[x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c));
                     }
                     break;
-                default: throw new InvalidDataException($"PNG row {y} has unknown filter type {filter}");
+                default: throw new InputFormatException($"PNG row {y} has unknown filter type {filter}");
             }
         }
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Core.Sharding;
 
@@ -67,18 +68,18 @@ public sealed record Shard(int Index, int Count)
     /// </summary>
     public static int CheckCompleteSet(IReadOnlyList<(string File, Shard Shard)> shards, string context, string of = "", string where = "")
     {
-        if (shards.Count == 0) throw new InvalidDataException($"{context}: no shards");
+        if (shards.Count == 0) throw new InputFormatException($"{context}: no shards");
         var (firstFile, first) = shards[0];
         foreach (var (f, shard) in shards.Skip(1))
             if (shard.Count != first.Count)
-                throw new InvalidDataException($"{context}: {f} is shard {shard}, {firstFile} shard {first}: different shard counts");
+                throw new InputFormatException($"{context}: {f} is shard {shard}, {firstFile} shard {first}: different shard counts");
         int n = first.Count;
         var repeated = shards.GroupBy(s => s.Shard.Index).Where(g => g.Count() > 1).ToList();
         if (repeated.Count > 0)
-            throw new InvalidDataException($"{context}: " + string.Join("; ", repeated.Select(g => $"shard {g.Key}/{n} given {g.Count()} times ({string.Join(", ", g.Select(s => s.File))})")));
+            throw new InputFormatException($"{context}: " + string.Join("; ", repeated.Select(g => $"shard {g.Key}/{n} given {g.Count()} times ({string.Join(", ", g.Select(s => s.File))})")));
         var absent = Enumerable.Range(0, n).Except(shards.Select(s => s.Shard.Index)).ToList();
         if (absent.Count > 0)
-            throw new InvalidDataException($"{context}: shard(s) {string.Join(", ", absent.Select(i => $"{i}/{n}"))}{of} missing{where}");
+            throw new InputFormatException($"{context}: shard(s) {string.Join(", ", absent.Select(i => $"{i}/{n}"))}{of} missing{where}");
         return n;
     }
 

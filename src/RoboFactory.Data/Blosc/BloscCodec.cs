@@ -1,4 +1,5 @@
 using System.Text;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.Blosc;
 
@@ -87,7 +88,7 @@ public static unsafe class BloscCodec
     public static BloscFrameInfo ReadHeader(ReadOnlySpan<byte> frame)
     {
         if (frame.Length < BloscNative.MaxOverhead)
-            throw new InvalidDataException($"blosc frame is {frame.Length} bytes, shorter than the 16-byte header");
+            throw new InputFormatException($"blosc frame is {frame.Length} bytes, shorter than the 16-byte header");
         nuint nbytes, cbytes, blocksize, typesize;
         int flags;
         fixed (byte* p = frame)
@@ -104,9 +105,9 @@ public static unsafe class BloscCodec
         var info = ReadHeader(frame);
         // Checked here because libblosc trusts the header: a truncated frame would make it read past the buffer.
         if (info.CBytes > frame.Length)
-            throw new InvalidDataException($"blosc frame header says {info.CBytes} compressed bytes but only {frame.Length} are present");
+            throw new InputFormatException($"blosc frame header says {info.CBytes} compressed bytes but only {frame.Length} are present");
         if (info.NBytes != destination.Length)
-            throw new InvalidDataException($"blosc frame decompresses to {info.NBytes} bytes, expected {destination.Length}");
+            throw new InputFormatException($"blosc frame decompresses to {info.NBytes} bytes, expected {destination.Length}");
         int result;
         fixed (byte* src = frame)
         fixed (byte* dst = destination)
@@ -114,13 +115,22 @@ public static unsafe class BloscCodec
             result = BloscNative.blosc_decompress_ctx(src, dst, (nuint)destination.Length, Math.Max(1, threads));
         }
         if (result < 0 || result != destination.Length)
-            throw new InvalidDataException($"blosc_decompress_ctx failed with code {result}");
+            throw new InputFormatException($"blosc_decompress_ctx failed with code {result}");
     }
 
-    public static byte[] Decompress(ReadOnlySpan<byte> frame, int threads = 1)
+    /// <summary>libblosc's BLOSC_MAX_BUFFERSIZE: no frame holds more.</summary>
+    public const long MaxBufferBytes = int.MaxValue - 16;
+
+    /// <summary>Decompresses a whole frame; refuses (before allocating) a header that claims more than
+    /// <paramref name="maxBytes"/> or more compressed bytes than the frame holds.</summary>
+    public static byte[] Decompress(ReadOnlySpan<byte> frame, int threads = 1, long maxBytes = MaxBufferBytes)
     {
         var info = ReadHeader(frame);
-        var dest = new byte[checked((int)info.NBytes)];
+        if (info.CBytes > frame.Length)
+            throw new InputFormatException($"blosc frame header says {info.CBytes} compressed bytes but only {frame.Length} are present");
+        if (info.NBytes < 0 || info.NBytes > maxBytes)
+            throw new InputFormatException($"blosc frame header says it decompresses to {info.NBytes} bytes; at most {maxBytes} expected");
+        var dest = new byte[info.NBytes];
         Decompress(frame, dest, threads);
         return dest;
     }

@@ -1,5 +1,6 @@
 using RoboFactory.Core.Imaging;
 using RoboFactory.Data.Stats;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.Datasets;
 
@@ -52,7 +53,7 @@ public sealed class EpisodeData(int index, int length, string instruction, float
     /// <summary>RGB frame of view <paramref name="view"/> (model order) at <paramref name="step"/>; thread-safe.</summary>
     public Image8 Frame(int view, int step)
     {
-        var v = HasView(view) ? views[view]! : throw new InvalidDataException(
+        var v = HasView(view) ? views[view]! : throw new InputFormatException(
             $"episode {Index} has no {DatasetViews.Order[view]} (view {view}, {DatasetViews.Descriptions[view]})");
         if ((uint)step >= (uint)Length) throw new ArgumentOutOfRangeException(nameof(step), $"episode {Index} has {Length} steps");
         return v.Frame(step);

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.LeRobot;
 
@@ -82,7 +83,7 @@ public static class Ffmpeg
             stdin: null, expectedStdout: -1, what: $"probing {path}");
         string text = Encoding.ASCII.GetString(output).Trim();
         return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) ? n
-            : throw new InvalidDataException($"{path}: ffprobe reports no frame count for the video stream (got \"{text}\")");
+            : throw new InputFormatException($"{path}: ffprobe reports no frame count for the video stream (got \"{text}\")");
     }
 
     /// <summary>
@@ -102,7 +103,7 @@ public static class Ffmpeg
         ];
         var bytes = Run(FfmpegPath, args, stdin: null, expectedStdout: expected, what: $"decoding {path} from {fromSeconds:0.###} s");
         if (bytes.LongLength != expected)
-            throw new InvalidDataException(FormattableString.Invariant(
+            throw new InputFormatException(FormattableString.Invariant(
                 $"{path}: decoded {bytes.LongLength / (width * height * 3)} of {frames} frames from t={fromSeconds:0.######} s ({width}x{height}); the episode metadata and the video disagree"));
         return bytes;
     }
@@ -154,7 +155,7 @@ public static class Ffmpeg
             if (p.ExitCode != 0 || pipeError is not null)
             {
                 string tail = err.Length > 2000 ? "…" + err[^2000..] : err;
-                throw new InvalidDataException($"{Path.GetFileName(exe)} failed {what} (exit code {p.ExitCode}): {(tail.Length > 0 ? tail : pipeError?.Message)}");
+                throw new InputFormatException($"{Path.GetFileName(exe)} failed {what} (exit code {p.ExitCode}): {(tail.Length > 0 ? tail : pipeError?.Message)}");
             }
             return output;
         }

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using RoboFactory.Core.Imaging;
 using RoboFactory.Data.Datasets;
 using RoboFactory.Data.Stats;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.LeRobot;
 
@@ -88,7 +89,7 @@ public sealed class LeRobotDataset : IEpisodeDataset
         var spec = SpecFrom(info, Path.GetFileName(directory), infoPath);
         var tasks = LeRobotTables.ReadTasks(Path.Combine(directory, LeRobotFormat.TasksPath));
         if (tasks.Count != info.TotalTasks)
-            throw new InvalidDataException($"{Path.Combine(directory, LeRobotFormat.TasksPath)}: holds {tasks.Count} tasks but {infoPath} says total_tasks = {info.TotalTasks}");
+            throw new InputFormatException($"{Path.Combine(directory, LeRobotFormat.TasksPath)}: holds {tasks.Count} tasks but {infoPath} says total_tasks = {info.TotalTasks}");
         var episodes = ReadEpisodes(directory, info, spec, infoPath);
         var (actions, states, taskOfEpisode) = ReadData(directory, info, spec, episodes, tasks.Count, infoPath);
         return new LeRobotDataset(directory, info, spec, tasks, episodes, taskOfEpisode, actions, states);
@@ -98,22 +99,22 @@ public sealed class LeRobotDataset : IEpisodeDataset
     {
         int Vector(string feature)
         {
-            var f = info.Feature(feature) ?? throw new InvalidDataException($"{infoPath}: features has no '{feature}'");
-            if (f.DType != "float32") throw new InvalidDataException($"{infoPath}: features.{feature}.dtype is \"{f.DType}\", expected \"float32\"");
-            if (f.Shape.Count != 1) throw new InvalidDataException($"{infoPath}: features.{feature}.shape is [{string.Join(", ", f.Shape)}], expected [D]");
+            var f = info.Feature(feature) ?? throw new InputFormatException($"{infoPath}: features has no '{feature}'");
+            if (f.DType != "float32") throw new InputFormatException($"{infoPath}: features.{feature}.dtype is \"{f.DType}\", expected \"float32\"");
+            if (f.Shape.Count != 1) throw new InputFormatException($"{infoPath}: features.{feature}.shape is [{string.Join(", ", f.Shape)}], expected [D]");
             return f.Shape[0];
         }
         int actionDim = Vector(LeRobotFormat.Action), stateDim = Vector(LeRobotFormat.State);
         var cameras = LeRobotFormat.VideoKeys.Select(info.Feature).ToArray();
-        var head = cameras[0] ?? throw new InvalidDataException(
+        var head = cameras[0] ?? throw new InputFormatException(
             $"{infoPath}: features has no '{LeRobotFormat.VideoKey(0)}' (view 0, {DatasetViews.Descriptions[0]}); cameras present: {string.Join(", ", info.VideoFeatures.Select(f => f.Name))}");
         foreach (var c in cameras.OfType<LeRobotFeature>())
         {
-            if (!c.IsVideo) throw new InvalidDataException($"{infoPath}: features.{c.Name}.dtype is \"{c.DType}\", expected \"video\"");
+            if (!c.IsVideo) throw new InputFormatException($"{infoPath}: features.{c.Name}.dtype is \"{c.DType}\", expected \"video\"");
             if (c.Shape.Count != 3 || c.Shape[2] != 3)
-                throw new InvalidDataException($"{infoPath}: features.{c.Name}.shape is [{string.Join(", ", c.Shape)}], expected [height, width, 3]");
+                throw new InputFormatException($"{infoPath}: features.{c.Name}.shape is [{string.Join(", ", c.Shape)}], expected [height, width, 3]");
             if (c.Shape[0] != head.Shape[0] || c.Shape[1] != head.Shape[1])
-                throw new InvalidDataException($"{infoPath}: features.{c.Name}.shape is [{string.Join(", ", c.Shape)}] but {head.Name} is [{string.Join(", ", head.Shape)}]; all cameras must share one size");
+                throw new InputFormatException($"{infoPath}: features.{c.Name}.shape is [{string.Join(", ", c.Shape)}] but {head.Name} is [{string.Join(", ", head.Shape)}]; all cameras must share one size");
         }
         return new DatasetSpec
         {
@@ -127,12 +128,12 @@ public sealed class LeRobotDataset : IEpisodeDataset
         Regex.Replace(template, @"\{(\w+)(?::0?(\d+)d)?\}", m =>
         {
             string name = m.Groups[1].Value;
-            if (name == "video_key") return videoKey ?? throw new InvalidDataException($"template '{template}' needs a video key");
+            if (name == "video_key") return videoKey ?? throw new InputFormatException($"template '{template}' needs a video key");
             int value = name switch
             {
                 "chunk_index" => chunk,
                 "file_index" => file,
-                _ => throw new InvalidDataException($"template '{template}': unknown field {{{name}}}"),
+                _ => throw new InputFormatException($"template '{template}': unknown field {{{name}}}"),
             };
             int width = m.Groups[2].Success ? int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : 0;
             return value.ToString(new string('0', Math.Max(1, width)), CultureInfo.InvariantCulture);
@@ -175,10 +176,10 @@ public sealed class LeRobotDataset : IEpisodeDataset
                     int e = episodes.Count;
                     string row = $"{path}: row {i} (episode {e})";
                     // LeRobot looks episodes up by row position (meta.episodes[ep_idx]).
-                    if (index[i] != e) throw new InvalidDataException($"{row}: episode_index is {index[i]}, expected {e} (rows in episode order)");
+                    if (index[i] != e) throw new InputFormatException($"{row}: episode_index is {index[i]}, expected {e} (rows in episode order)");
                     long prevTo = e == 0 ? 0 : episodes[^1].ToIndex;
                     if (from[i] != prevTo || to[i] - from[i] != length[i] || length[i] <= 0)
-                        throw new InvalidDataException($"{row}: dataset_from_index/dataset_to_index are [{from[i]}, {to[i]}) with length {length[i]}, expected [{prevTo}, {prevTo + length[i]}) (contiguous, to = from + length)");
+                        throw new InputFormatException($"{row}: dataset_from_index/dataset_to_index are [{from[i]}, {to[i]}) with length {length[i]}, expected [{prevTo}, {prevTo + length[i]}) (contiguous, to = from + length)");
                     var segments = new LeRobotVideoSegment?[DatasetViews.Count];
                     foreach (var c in video)
                     {
@@ -192,7 +193,7 @@ public sealed class LeRobotDataset : IEpisodeDataset
             }
         }
         if (episodes.Count != info.TotalEpisodes)
-            throw new InvalidDataException($"{Path.Combine(dir, "meta", "episodes")}: holds {episodes.Count} episodes but {infoPath} says total_episodes = {info.TotalEpisodes}");
+            throw new InputFormatException($"{Path.Combine(dir, "meta", "episodes")}: holds {episodes.Count} episodes but {infoPath} says total_episodes = {info.TotalEpisodes}");
         return [.. episodes];
     }
 
@@ -208,7 +209,7 @@ public sealed class LeRobotDataset : IEpisodeDataset
         }
         long total = episodes.Length == 0 ? 0 : episodes[^1].ToIndex;
         if (total != info.TotalFrames)
-            throw new InvalidDataException($"{infoPath}: total_frames is {info.TotalFrames} but the episodes metadata covers {total} frames");
+            throw new InputFormatException($"{infoPath}: total_frames is {info.TotalFrames} but the episodes metadata covers {total} frames");
         var actions = new float[total * spec.ActionDim];
         var states = new float[total * spec.StateDim];
         var taskOfEpisode = new int[episodes.Length];
@@ -220,7 +221,7 @@ public sealed class LeRobotDataset : IEpisodeDataset
             for (int g = 0; g < t.RowGroupCount; g++)
             {
                 long n = t.RowCount(g);
-                if (row + n > total) throw new InvalidDataException($"{path}: the data files hold more than the {total} frames of info.json's total_frames");
+                if (row + n > total) throw new InputFormatException($"{path}: the data files hold more than the {total} frames of info.json's total_frames");
                 var episode = t.Int64(g, LeRobotFormat.EpisodeIndex);
                 var frame = t.Int64(g, LeRobotFormat.FrameIndex);
                 var index = t.Int64(g, LeRobotFormat.Index);
@@ -230,20 +231,20 @@ public sealed class LeRobotDataset : IEpisodeDataset
                 for (int i = 0; i < n; i++, row++)
                 {
                     // The loader turns `index` straight into row positions, so it must count the rows of all files in order.
-                    if (index[i] != row) throw new InvalidDataException($"{path}: row {i} has index {index[i]}, expected {row} (the global frame position)");
+                    if (index[i] != row) throw new InputFormatException($"{path}: row {i} has index {index[i]}, expected {row} (the global frame position)");
                     var ep = EpisodeAt(episodes, row);
                     if (episode[i] != ep.Index || frame[i] != row - ep.FromIndex)
-                        throw new InvalidDataException($"{path}: row {i} (index {row}) is episode {episode[i]} frame {frame[i]}, but meta/episodes puts episode {ep.Index} frame {row - ep.FromIndex} there");
+                        throw new InputFormatException($"{path}: row {i} (index {row}) is episode {episode[i]} frame {frame[i]}, but meta/episodes puts episode {ep.Index} frame {row - ep.FromIndex} there");
                     if (fullPath != dataFileOf[ep.Index])
-                        throw new InvalidDataException($"{path}: holds rows of episode {ep.Index}, whose metadata names {dataFileOf[ep.Index]} (data/chunk_index, data/file_index)");
+                        throw new InputFormatException($"{path}: holds rows of episode {ep.Index}, whose metadata names {dataFileOf[ep.Index]} (data/chunk_index, data/file_index)");
                     if (task[i] < 0 || task[i] >= taskCount)
-                        throw new InvalidDataException($"{path}: row {i} has task_index {task[i]}, but meta/tasks.parquet has {taskCount} tasks");
+                        throw new InputFormatException($"{path}: row {i} has task_index {task[i]}, but meta/tasks.parquet has {taskCount} tasks");
                     if (frame[i] == 0) taskOfEpisode[ep.Index] = (int)task[i];
                 }
             }
         }
         if (row != total)
-            throw new InvalidDataException($"{Path.Combine(dir, "data")}: the data files hold {row} frames but info.json says total_frames = {total}");
+            throw new InputFormatException($"{Path.Combine(dir, "data")}: the data files hold {row} frames but info.json says total_frames = {total}");
         return (actions, states, taskOfEpisode);
     }
 

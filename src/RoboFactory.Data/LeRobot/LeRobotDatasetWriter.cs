@@ -5,6 +5,7 @@ using RoboFactory.Data.Datasets;
 using RoboFactory.Data.Imaging;
 using RoboFactory.Data.Stats;
 using RoboFactory.Data.Zarr;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.LeRobot;
 
@@ -192,7 +193,7 @@ public sealed class LeRobotDatasetWriter : IDisposable
         Ffmpeg.Concat(shard.Parts, path);
         int frames = Ffmpeg.CountFrames(path);
         if (frames != shard.Frames)
-            throw new InvalidDataException($"{path}: joined {shard.Parts.Count} episode(s) of {shard.Frames} frames but the file holds {frames}");
+            throw new InputFormatException($"{path}: joined {shard.Parts.Count} episode(s) of {shard.Frames} frames but the file holds {frames}");
         foreach (var p in shard.Parts) File.Delete(p);
         shard.Parts.Clear();
         _videoFiles[view]++;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RoboFactory.Data.Zarr;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.LeRobot;
 
@@ -89,18 +90,18 @@ public sealed record LeRobotInfo
         JsonObject root;
         try
         {
-            root = PythonJson.Parse(json) as JsonObject ?? throw new InvalidDataException($"{path}: expected a JSON object");
+            root = PythonJson.Parse(json, path) as JsonObject ?? throw new InputFormatException($"{path}: expected a JSON object");
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: not valid JSON ({e.Message})", e);
+            throw new InputFormatException($"{path}: not valid JSON ({e.Message})", e);
         }
         var r = new FieldReader(root, path);
         string version = r.String("codebase_version");
         if (!version.StartsWith("v3.", StringComparison.Ordinal))
-            throw new InvalidDataException($"{path}: field 'codebase_version' is \"{version}\", expected \"{LeRobotFormat.CodebaseVersion}\" (LeRobotDataset v3; convert older datasets with LeRobot's convert_dataset_v21_to_v30)");
+            throw new InputFormatException($"{path}: field 'codebase_version' is \"{version}\", expected \"{LeRobotFormat.CodebaseVersion}\" (LeRobotDataset v3; convert older datasets with LeRobot's convert_dataset_v21_to_v30)");
         var featuresNode = root["features"] as JsonObject
-            ?? throw new InvalidDataException($"{path}: field 'features' is missing or not an object");
+            ?? throw new InputFormatException($"{path}: field 'features' is missing or not an object");
         var features = featuresNode.Select(kv => ParseFeature(kv.Key, kv.Value, path)).ToList();
         var info = new LeRobotInfo
         {
@@ -119,25 +120,25 @@ public sealed record LeRobotInfo
         };
         foreach (var d in DefaultFeatures())
         {
-            var f = info.Feature(d.Name) ?? throw new InvalidDataException($"{path}: features has no '{d.Name}' (one of LeRobot's five default features)");
-            if (f.DType != d.DType) throw new InvalidDataException($"{path}: features.{d.Name}.dtype is \"{f.DType}\", expected \"{d.DType}\"");
+            var f = info.Feature(d.Name) ?? throw new InputFormatException($"{path}: features has no '{d.Name}' (one of LeRobot's five default features)");
+            if (f.DType != d.DType) throw new InputFormatException($"{path}: features.{d.Name}.dtype is \"{f.DType}\", expected \"{d.DType}\"");
         }
         if (info.VideoFeatures.Any() && info.VideoPath is null)
-            throw new InvalidDataException($"{path}: field 'video_path' is null but features has video features ({string.Join(", ", info.VideoFeatures.Select(f => f.Name))})");
+            throw new InputFormatException($"{path}: field 'video_path' is null but features has video features ({string.Join(", ", info.VideoFeatures.Select(f => f.Name))})");
         return info;
     }
 
     private static LeRobotFeature ParseFeature(string name, JsonNode? node, string path)
     {
         string where = $"features.{name}";
-        var o = node as JsonObject ?? throw new InvalidDataException($"{path}: {where} is not an object");
+        var o = node as JsonObject ?? throw new InputFormatException($"{path}: {where} is not an object");
         var r = new FieldReader(o, path, where + ".");
         string dtype = r.String("dtype");
-        var shapeNode = o["shape"] as JsonArray ?? throw new InvalidDataException($"{path}: {where}.shape is missing or not a list");
+        var shapeNode = o["shape"] as JsonArray ?? throw new InputFormatException($"{path}: {where}.shape is missing or not a list");
         var shape = new List<int>();
         foreach (var d in shapeNode)
             shape.Add(d is JsonValue v && v.TryGetValue(out int i) && i > 0 ? i
-                : throw new InvalidDataException($"{path}: {where}.shape must hold positive integers, got {shapeNode.ToJsonString()}"));
+                : throw new InputFormatException($"{path}: {where}.shape must hold positive integers, got {shapeNode.ToJsonString()}"));
         var names = o["names"] is JsonArray a ? a.Select(n => n?.ToString() ?? "").ToList() : null;
         return new LeRobotFeature(name, dtype, shape, names);
     }
@@ -156,7 +157,7 @@ public sealed record LeRobotInfo
 
         public int Int(string key, int min) => (int)Math.Min(Long(key, min), int.MaxValue);
 
-        private InvalidDataException Bad(string key, string expected) => new(o.ContainsKey(key)
+        private InputFormatException Bad(string key, string expected) => new(o.ContainsKey(key)
             ? $"{path}: field '{prefix}{key}' must be {expected}, got {o[key]?.ToJsonString() ?? "null"}"
             : $"{path}: field '{prefix}{key}' is missing (expected {expected})");
     }

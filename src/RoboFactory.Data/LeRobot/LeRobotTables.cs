@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Parquet;
 using Parquet.Schema;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.LeRobot;
 
@@ -88,7 +89,7 @@ internal static class LeRobotTables
         using var t = ParquetTable.Open(path);
         string textColumn = t.HasColumn(LeRobotFormat.Task) ? LeRobotFormat.Task
             : t.HasColumn("__index_level_0__") ? "__index_level_0__"
-            : throw new InvalidDataException($"{path}: no column '{LeRobotFormat.Task}' (nor pandas' '__index_level_0__') holding the task texts");
+            : throw new InputFormatException($"{path}: no column '{LeRobotFormat.Task}' (nor pandas' '__index_level_0__') holding the task texts");
         var tasks = new List<string>();
         for (int g = 0; g < t.RowGroupCount; g++)
         {
@@ -98,7 +99,7 @@ internal static class LeRobotTables
             {
                 // LeRobot looks a task up by row position (tasks.iloc[task_index]), so the two must agree.
                 if (index[i] != tasks.Count)
-                    throw new InvalidDataException($"{path}: row {tasks.Count} has task_index {index[i]}, expected {tasks.Count} (rows in task_index order)");
+                    throw new InputFormatException($"{path}: row {tasks.Count} has task_index {index[i]}, expected {tasks.Count} (rows in task_index order)");
                 tasks.Add(text[i]);
             }
         }

@@ -1,5 +1,6 @@
 using Parquet;
 using Parquet.Schema;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.LeRobot;
 
@@ -76,7 +77,7 @@ internal sealed class ParquetTable : IDisposable
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             fs.Dispose();
-            throw new InvalidDataException($"{path}: not a readable parquet file ({e.Message})", e);
+            throw new InputFormatException($"{path}: not a readable parquet file ({e.Message})", e);
         }
     }
 
@@ -85,13 +86,13 @@ internal sealed class ParquetTable : IDisposable
     public long RowCount(int rowGroup) => _reader.RowGroups[rowGroup].RowCount;
 
     private Field Top(string name) => _reader.Schema.Fields.FirstOrDefault(f => f.Name == name)
-        ?? throw new InvalidDataException($"{Path}: no column '{name}' (columns: {string.Join(", ", ColumnNames)})");
+        ?? throw new InputFormatException($"{Path}: no column '{name}' (columns: {string.Join(", ", ColumnNames)})");
 
     private DataField Scalar(string name)
     {
         var f = Top(name);
         return f as DataField is { IsArray: false } d && f.MaxRepetitionLevel == 0 ? d
-            : throw new InvalidDataException($"{Path}: column '{name}' is {f.SchemaType}, expected a scalar column");
+            : throw new InputFormatException($"{Path}: column '{name}' is {f.SchemaType}, expected a scalar column");
     }
 
     /// <summary>Values and definition levels of a column chunk; fails on nulls (LeRobot columns never hold any).</summary>
@@ -105,7 +106,7 @@ internal sealed class ParquetTable : IDisposable
         var rep = f.MaxRepetitionLevel > 0 ? new int[n] : null;
         await rg.ReadRawAsync<T>(f, values, def, rep ?? new int[n]);
         if (f.MaxDefinitionLevel > 0 && def.Any(d => d != f.MaxDefinitionLevel))
-            throw new InvalidDataException($"{Path}: column '{column}' (row group {rowGroup}) holds nulls or empty lists");
+            throw new InputFormatException($"{Path}: column '{column}' (row group {rowGroup}) holds nulls or empty lists");
         return (values, rep);
     }
 
@@ -114,7 +115,7 @@ internal sealed class ParquetTable : IDisposable
         var f = Scalar(name);
         if (f.ClrType == typeof(long)) return ParquetColumns.Run(() => Raw<long>(rowGroup, f, name)).Values;
         if (f.ClrType == typeof(int)) return [.. ParquetColumns.Run(() => Raw<int>(rowGroup, f, name)).Values.Select(v => (long)v)];
-        throw new InvalidDataException($"{Path}: column '{name}' has type {f.ClrType.Name}, expected int64");
+        throw new InputFormatException($"{Path}: column '{name}' has type {f.ClrType.Name}, expected int64");
     }
 
     public double[] Real(int rowGroup, string name)
@@ -122,17 +123,17 @@ internal sealed class ParquetTable : IDisposable
         var f = Scalar(name);
         if (f.ClrType == typeof(double)) return ParquetColumns.Run(() => Raw<double>(rowGroup, f, name)).Values;
         if (f.ClrType == typeof(float)) return [.. ParquetColumns.Run(() => Raw<float>(rowGroup, f, name)).Values.Select(v => (double)v)];
-        throw new InvalidDataException($"{Path}: column '{name}' has type {f.ClrType.Name}, expected float32 or float64");
+        throw new InputFormatException($"{Path}: column '{name}' has type {f.ClrType.Name}, expected float32 or float64");
     }
 
     public string[] Strings(int rowGroup, string name)
     {
         var f = Scalar(name);
         if (f.ClrType != typeof(string) && f.ClrType != typeof(ReadOnlyMemory<char>))
-            throw new InvalidDataException($"{Path}: column '{name}' has type {f.ClrType.Name}, expected a UTF-8 string");
+            throw new InputFormatException($"{Path}: column '{name}' has type {f.ClrType.Name}, expected a UTF-8 string");
         var values = new string?[RowCount(rowGroup)];
         ParquetColumns.Run(async () => await _reader.RowGroups[rowGroup].ReadAsync(f, values.AsMemory(), null));
-        return [.. values.Select((v, i) => v ?? throw new InvalidDataException($"{Path}: column '{name}' row {i} is null"))];
+        return [.. values.Select((v, i) => v ?? throw new InputFormatException($"{Path}: column '{name}' row {i} is null"))];
     }
 
     /// <summary>A LIST&lt;FLOAT&gt; column whose every row holds exactly <paramref name="width"/> values, row-major.</summary>
@@ -141,16 +142,16 @@ internal sealed class ParquetTable : IDisposable
         var top = Top(name);
         var item = top is ListField { Item: DataField d } ? d : top as DataField is { IsArray: true } a ? a : null;
         if (item is null || item.MaxRepetitionLevel != 1)
-            throw new InvalidDataException($"{Path}: column '{name}' is {top.SchemaType}, expected a list of {width} float32");
+            throw new InputFormatException($"{Path}: column '{name}' is {top.SchemaType}, expected a list of {width} float32");
         if (item.ClrType != typeof(float))
-            throw new InvalidDataException($"{Path}: column '{name}' holds {item.ClrType.Name}, expected float32 (info.json dtype)");
+            throw new InputFormatException($"{Path}: column '{name}' holds {item.ClrType.Name}, expected float32 (info.json dtype)");
         var (values, rep) = ParquetColumns.Run(() => Raw<float>(rowGroup, item, name));
         long rows = RowCount(rowGroup);
         if (values.LongLength != rows * width || rep is null)
-            throw new InvalidDataException($"{Path}: column '{name}' holds {values.LongLength} values in {rows} rows, expected {width} per row");
+            throw new InputFormatException($"{Path}: column '{name}' holds {values.LongLength} values in {rows} rows, expected {width} per row");
         for (long i = 0; i < rep.LongLength; i++)
             if ((rep[i] == 0) != (i % width == 0))
-                throw new InvalidDataException($"{Path}: column '{name}' row {i / width} does not hold exactly {width} values");
+                throw new InputFormatException($"{Path}: column '{name}' row {i / width} does not hold exactly {width} values");
         return values;
     }
 

@@ -4,6 +4,7 @@ using RoboFactory.Data.Datasets;
 using RoboFactory.Data.Stats;
 using RoboFactory.Data.TfRecord;
 using RoboFactory.Data.Zarr;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.Rlds;
 
@@ -32,7 +33,7 @@ public sealed record RldsEpisodeRecord
         var image = ex.Get<TfBytesList>(RldsKeys.Image).Values;
         int t = image.Count;
         T Check<T>(string key, T f, int expected) where T : TfFeature =>
-            f.Count == expected ? f : throw new InvalidDataException($"{where}: feature '{key}' has {f.Count} values, expected {expected}");
+            f.Count == expected ? f : throw new InputFormatException($"{where}: feature '{key}' has {f.Count} values, expected {expected}");
         TfFeature? Opt(string key) => ex.Features.GetValueOrDefault(key);
         var instr = Check(RldsKeys.LanguageInstruction, ex.Get<TfBytesList>(RldsKeys.LanguageInstruction), t);
         return new RldsEpisodeRecord
@@ -87,11 +88,11 @@ public sealed class RldsDataset : IEpisodeDataset
                 throw new IOException($"{datasetDirectory} was never completed (only {datasetDirectory}.partial exists)");
             throw new FileNotFoundException($"{datasetDirectory} is not a TFDS dataset directory (no dataset_info.json)", infoPath);
         }
-        var info = PythonJson.Parse(File.ReadAllText(infoPath))!.AsObject();
-        var features = PythonJson.Parse(File.ReadAllText(featuresPath))!.AsObject();
+        var info = JsonInput.Object(PythonJson.Parse(File.ReadAllText(infoPath), infoPath), infoPath, "(root)");
+        var features = JsonInput.Object(PythonJson.Parse(File.ReadAllText(featuresPath), featuresPath), featuresPath, "(root)");
         string name = (string)info["name"]!;
         var train = info["splits"]!.AsArray().Select(s => s!.AsObject()).FirstOrDefault(s => (string?)s["name"] == "train")
-                    ?? throw new InvalidDataException($"{infoPath}: no 'train' split");
+                    ?? throw new InputFormatException($"{infoPath}: no 'train' split");
         var lengths = train["shardLengths"]!.AsArray().Select(n => long.Parse((string)n!)).ToList();
 
         var spec = SpecFromFeatures(features, name, (string?)info["version"] ?? DataNames.RldsVersion, featuresPath);
@@ -104,7 +105,7 @@ public sealed class RldsDataset : IEpisodeDataset
             using var r = new TfRecordReader(shards[i]);
             var index = r.Index();
             if (index.Count != lengths[i])
-                throw new InvalidDataException($"{shards[i]}: holds {index.Count} records but dataset_info.json says {lengths[i]}");
+                throw new InputFormatException($"{shards[i]}: holds {index.Count} records but dataset_info.json says {lengths[i]}");
             ds._episodes.AddRange(index);
         }
         return ds;
@@ -128,7 +129,7 @@ public sealed class RldsDataset : IEpisodeDataset
         }
         catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException)
         {
-            throw new InvalidDataException($"{path}: not an RLDS features.json with steps/observation/{{image,state}} and steps/action", e);
+            throw new InputFormatException($"{path}: not an RLDS features.json with steps/observation/{{image,state}} and steps/action", e);
         }
     }
 
@@ -188,9 +189,9 @@ public sealed class RldsDataset : IEpisodeDataset
         {
             return RldsEpisodeRecord.FromExample(TfExample.Parse(payload), index, Spec, where);
         }
-        catch (Exception e) when (e is InvalidDataException or KeyNotFoundException)
+        catch (InputFormatException e)
         {
-            throw new InvalidDataException($"{where}: {e.Message}", e);
+            throw new InputFormatException($"{where}: {e.Message}", e);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using RoboFactory.Data.Zarr;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.Stats;
 
@@ -125,22 +126,30 @@ public static class DatasetStatistics
 
     public static Dictionary<string, NormStats> Read(string path)
     {
-        var root = PythonJson.Parse(File.ReadAllText(path)) as JsonObject
-                   ?? throw new InvalidDataException($"{path}: not a JSON object");
+        var root = JsonInput.Object(JsonInput.Parse(File.ReadAllText(path), path, PythonJson.Parse), path, "(root)");
         var result = new Dictionary<string, NormStats>(StringComparer.Ordinal);
         foreach (var (name, node) in root)
         {
-            var o = node!.AsObject();
-            result[name] = new NormStats(ParseDim(o["action"]!.AsObject()), ParseDim(o["proprio"]!.AsObject()),
-                o["num_transitions"]!.GetValue<long>(), o["num_trajectories"]!.GetValue<long>());
+            var o = JsonInput.Object(node, path, name);
+            long Long(string k) => JsonInput.Value<long>(JsonInput.Member(o, k, path, name), path, $"{name}.{k}");
+            result[name] = new NormStats(ParseDim(o, "action", path, name), ParseDim(o, "proprio", path, name),
+                Long("num_transitions"), Long("num_trajectories"));
         }
         return result;
     }
 
-    private static DimensionStats ParseDim(JsonObject o)
+    private static DimensionStats ParseDim(JsonObject parent, string key, string path, string field)
     {
-        double[] D(string k) => o[k]!.AsArray().Select(n => n!.GetValue<double>()).ToArray();
-        return new DimensionStats(D("mean"), D("std"), D("max"), D("min"), D("q01"), D("q99"),
-            o["mask"]?.AsArray().Select(n => n!.GetValue<bool>()).ToArray());
+        field = JsonInput.Join(field, key);
+        var o = JsonInput.Object(JsonInput.Member(parent, key, path, field), path, field);
+        string f = field;
+        double[] D(string k) => JsonInput.Values<double>(JsonInput.Member(o, k, path, f), path, $"{f}.{k}");
+        var stats = new DimensionStats(D("mean"), D("std"), D("max"), D("min"), D("q01"), D("q99"),
+            o["mask"] is { } m ? JsonInput.Values<bool>(m, path, $"{field}.mask") : null);
+        int dim = stats.Mean.Length;
+        foreach (var (k, v) in new[] { ("std", stats.Std.Length), ("max", stats.Max.Length), ("min", stats.Min.Length),
+                     ("q01", stats.Q01.Length), ("q99", stats.Q99.Length), ("mask", stats.Mask?.Length ?? dim) })
+            if (v != dim) throw new InputFormatException(path, $"{field}.{k}", $"has {v} entries; mean has {dim}");
+        return stats;
     }
 }

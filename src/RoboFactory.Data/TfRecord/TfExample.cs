@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Google.Protobuf;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.TfRecord;
 
@@ -45,8 +46,8 @@ public sealed class TfExample
 
     public T Get<T>(string key) where T : TfFeature =>
         Features.TryGetValue(key, out var f)
-            ? f as T ?? throw new InvalidDataException($"feature '{key}' is a {f.GetType().Name}, expected {typeof(T).Name}")
-            : throw new KeyNotFoundException($"tf.train.Example has no feature '{key}'");
+            ? f as T ?? throw new InputFormatException($"feature '{key}' is a {f.GetType().Name}, expected {typeof(T).Name}")
+            : throw new InputFormatException(null, key, "tf.train.Example has no such feature");
 
     // ---- encoding ----
 
@@ -204,7 +205,7 @@ public sealed class TfExample
             if (f == 1 && w == 2)
             {
                 var packed = r.ReadLengthDelimited();
-                if (packed.Length % 4 != 0) throw new InvalidDataException("packed FloatList length is not a multiple of 4");
+                if (packed.Length % 4 != 0) throw new InputFormatException("packed FloatList length is not a multiple of 4");
                 for (int i = 0; i < packed.Length; i += 4) values.Add(BinaryPrimitives.ReadSingleLittleEndian(packed[i..]));
             }
             else if (f == 1 && w == 5) values.Add(BitConverter.Int32BitsToSingle((int)r.ReadFixed32()));
@@ -244,12 +245,12 @@ public sealed class TfExample
             ulong result = 0;
             for (int shift = 0; shift < 64; shift += 7)
             {
-                if (_pos >= _data.Length) throw new InvalidDataException("truncated protobuf varint");
+                if (_pos >= _data.Length) throw new InputFormatException("truncated protobuf varint");
                 byte b = _data[_pos++];
                 result |= (ulong)(b & 0x7f) << shift;
                 if (b < 0x80) return result;
             }
-            throw new InvalidDataException("malformed protobuf varint");
+            throw new InputFormatException("malformed protobuf varint");
         }
 
         public (int Field, int Wire) ReadTag()
@@ -261,7 +262,7 @@ public sealed class TfExample
         public ReadOnlySpan<byte> ReadLengthDelimited()
         {
             ulong len = ReadVarint();
-            if (len > (ulong)(_data.Length - _pos)) throw new InvalidDataException("protobuf length runs past the end of the message");
+            if (len > (ulong)(_data.Length - _pos)) throw new InputFormatException("protobuf length runs past the end of the message");
             var s = _data.Slice(_pos, (int)len);
             _pos += (int)len;
             return s;
@@ -269,7 +270,7 @@ public sealed class TfExample
 
         public uint ReadFixed32()
         {
-            if (_pos + 4 > _data.Length) throw new InvalidDataException("truncated protobuf fixed32");
+            if (_pos + 4 > _data.Length) throw new InputFormatException("truncated protobuf fixed32");
             uint v = BinaryPrimitives.ReadUInt32LittleEndian(_data[_pos..]);
             _pos += 4;
             return v;
@@ -283,9 +284,9 @@ public sealed class TfExample
                 case 1: _pos += 8; break;
                 case 2: ReadLengthDelimited(); break;
                 case 5: _pos += 4; break;
-                default: throw new InvalidDataException($"unsupported protobuf wire type {wire}");
+                default: throw new InputFormatException($"unsupported protobuf wire type {wire}");
             }
-            if (_pos > _data.Length) throw new InvalidDataException("truncated protobuf field");
+            if (_pos > _data.Length) throw new InputFormatException("truncated protobuf field");
         }
     }
 }

@@ -1,12 +1,13 @@
 using System.Buffers.Binary;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.TfRecord;
 
 /// <summary>A damaged TFRecord file; names the file and the byte offset of the bad record.</summary>
 public sealed class TfRecordCorruptException(string filePath, long offset, string problem)
-    : IOException($"{filePath}: record at byte offset {offset}: {problem}")
+    : InputFormatException($"{filePath}: record at byte offset {offset}: {problem}")
 {
-    public string FilePath { get; } = filePath;
+    public new string FilePath { get; } = filePath;
     public long Offset { get; } = offset;
 }
 

@@ -1,3 +1,4 @@
+using RoboFactory.Core.Errors;
 namespace RoboFactory.Data.Zarr;
 
 /// <summary>What a converter reads from an agent store, whatever format it writes.</summary>
@@ -51,7 +52,7 @@ public sealed class AgentStoreReader
         {
             _globalStore = ZarrEpisodeStore.Open(o.GlobalZarrPath);
             if (!_globalStore.EpisodeEnds.SequenceEqual(_store.EpisodeEnds))
-                throw new InvalidDataException($"{o.GlobalZarrPath}: episode_ends differ from {path}");
+                throw new InputFormatException($"{o.GlobalZarrPath}: episode_ends differ from {path}");
             _globalArray = RoboFactoryZarrLayout.HeadCamera;
             HasGlobal = true;
         }

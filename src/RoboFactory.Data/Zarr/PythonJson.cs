@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.Zarr;
 
@@ -179,17 +180,20 @@ public static class PythonJson
         sb.Append('"');
     }
 
+    /// <summary>Parses JSON that Python may have written; invalid JSON is an InputFormatException naming <paramref name="file"/>.</summary>
+    public static JsonNode? Parse(string text, string file) => JsonInput.Parse(text, file, Parse);
+
     /// <summary>Parses JSON that Python may have written (accepts NaN/Infinity/-Infinity literals).</summary>
     public static JsonNode? Parse(string text)
     {
         try
         {
-            return JsonNode.Parse(text);
+            return JsonInput.ParseNode(text);
         }
         catch (JsonException) when (text.Contains("NaN") || text.Contains("Infinity"))
         {
             // Python's json emits bare NaN/Infinity; turn them into strings outside of string literals.
-            return JsonNode.Parse(QuoteNonFiniteLiterals(text));
+            return JsonInput.ParseNode(QuoteNonFiniteLiterals(text));
         }
     }
 

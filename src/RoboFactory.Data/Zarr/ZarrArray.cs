@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.Zarr;
 
@@ -233,7 +234,7 @@ public sealed unsafe class ZarrArray<T> where T : unmanaged
         if (Metadata.Compressor is null)
         {
             if (encoded.Length != raw.Length)
-                throw new InvalidDataException($"uncompressed chunk in {DirectoryPath} holds {encoded.Length} bytes, expected {raw.Length}");
+                throw new InputFormatException($"uncompressed chunk in {DirectoryPath} holds {encoded.Length} bytes, expected {raw.Length}");
             encoded.CopyTo(raw);
         }
         else
@@ -287,9 +288,9 @@ public sealed unsafe class ZarrArray<T> where T : unmanaged
             var raw = DecodeChunk(encoded, threads);
             CopyChunk(raw, idx, regionSpan, start, count, chunkToRegion: true);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or InputFormatException) // zlib's and ours
         {
-            throw new InvalidDataException($"{path}: corrupt chunk: {e.Message}", e);
+            throw new InputFormatException($"{path}: corrupt chunk: {e.Message}", e);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text.Json.Nodes;
 using RoboFactory.Data.Blosc;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.Zarr;
 
@@ -103,7 +104,7 @@ public sealed record ZlibCompressor(int Level = 1) : ZarrCompressor
         while (total < raw.Length)
         {
             int n = s.Read(raw[total..]);
-            if (n == 0) throw new InvalidDataException($"compressed chunk holds {total} bytes, expected {raw.Length}");
+            if (n == 0) throw new InputFormatException($"compressed chunk holds {total} bytes, expected {raw.Length}");
             total += n;
         }
     }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Data.Zarr;
 
@@ -28,8 +29,8 @@ public sealed class ZarrGroup
         string path = Path.Combine(directory, ".zgroup");
         if (!File.Exists(path))
             throw new FileNotFoundException($"no zarr group at {directory} (missing .zgroup)", path);
-        var node = PythonJson.Parse(File.ReadAllText(path));
-        int format = node?["zarr_format"]?.GetValue<int>() ?? 0;
+        var node = JsonInput.Object(PythonJson.Parse(File.ReadAllText(path), path), path, "(root)");
+        int format = JsonInput.Value<int>(JsonInput.Member(node, "zarr_format", path, ""), path, "zarr_format");
         if (format != 2) throw new ZarrFormatException(path, "zarr_format", $"{format}; expected 2");
         return new ZarrGroup(directory);
     }
@@ -87,7 +88,7 @@ public sealed class ZarrGroup
     public JsonObject ReadAttributes()
     {
         if (!File.Exists(AttributesPath)) return new JsonObject();
-        return PythonJson.Parse(File.ReadAllText(AttributesPath)) as JsonObject
+        return PythonJson.Parse(File.ReadAllText(AttributesPath), AttributesPath) as JsonObject
                ?? throw new ZarrFormatException(AttributesPath, "(root)", "is not a JSON object");
     }
 

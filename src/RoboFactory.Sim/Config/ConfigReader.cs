@@ -1,11 +1,12 @@
 using System.Globalization;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Sim.Config;
 
 /// <summary>A task/scene YAML file is wrong; the message names the file, the key and what was expected.</summary>
-public sealed class ConfigException(string message) : Exception(message);
+public sealed class ConfigException(string message) : InputFormatException(message);
 
 /// <summary>
 /// A position inside a YAML document: the node plus its key path, so every error can say

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Checkpoint;
 
@@ -54,7 +55,7 @@ public static class CheckpointIO
     static Dictionary<string, string> ReadIndex(string indexPath)
     {
         JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(indexPath)); }
+        try { root = JsonInput.ParseNode(File.ReadAllText(indexPath)); }
         catch (JsonException e) { throw new SafetensorsException($"{indexPath}: not valid JSON ({e.Message})"); }
         if (root?["weight_map"] is not JsonObject wm) throw new SafetensorsException($"{indexPath}: no weight_map object");
         var dir = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;

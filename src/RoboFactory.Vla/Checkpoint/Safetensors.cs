@@ -3,11 +3,12 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Checkpoint;
 
 /// <summary>A malformed or mismatching safetensors file (never a crash or an out-of-bounds read).</summary>
-public sealed class SafetensorsException(string message) : Exception(message);
+public sealed class SafetensorsException(string message) : InputFormatException(message);
 
 /// <summary>One tensor's header entry; offsets are relative to the start of the data section.</summary>
 public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Begin, long End)
@@ -93,7 +94,7 @@ public sealed class SafetensorsFile : IDisposable
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(Encoding.UTF8.GetString(headerBytes).TrimEnd(' ')) as JsonObject
+            root = JsonInput.ParseNode(Encoding.UTF8.GetString(headerBytes).TrimEnd(' ')) as JsonObject
                 ?? throw new SafetensorsException($"{path}: header is not a JSON object");
         }
         catch (JsonException e) { throw new SafetensorsException($"{path}: header is not valid JSON ({e.Message})"); }

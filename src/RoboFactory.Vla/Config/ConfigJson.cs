@@ -1,6 +1,7 @@
 using RoboFactory.Vla.Policies.OpenVla;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Config;
 
@@ -48,7 +49,7 @@ public static class ConfigJson
     public static OpenVlaConfig Read(string path)
     {
         JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)); }
+        try { root = JsonInput.ParseNode(File.ReadAllText(path)); }
         catch (JsonException e) { throw new VlaConfigException($"{path}: not valid JSON ({e.Message})"); }
         if (root is not JsonObject o) throw new VlaConfigException($"{path}: the top level must be a JSON object");
         try { return Parse(o); }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Config;
 
@@ -12,7 +13,7 @@ public static class NormStatsJson
     public static Dictionary<string, ActionStatistics> Load(string path)
     {
         JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)); }
+        try { root = JsonInput.ParseNode(File.ReadAllText(path)); }
         catch (JsonException e) { throw new VlaConfigException($"{path}: not valid JSON ({e.Message})"); }
         if (root is not JsonObject o) throw new VlaConfigException($"{path}: the top level must be an object of datasets");
         try { return Parse(o, path); }
@@ -27,12 +28,13 @@ public static class NormStatsJson
         {
             if (node is not JsonObject ds || ds["action"] is not JsonObject a)
                 throw new VlaConfigException($"{where}[{name}]: expected an object with an \"action\" block");
-            double[]? Vec(string k) => a[k] is JsonArray arr ? arr.Select(x => x!.GetValue<double>()).ToArray() : null;
+            string at = $"{name}.action";
+            double[]? Vec(string k) => a[k] is { } arr ? JsonInput.Values<double>(arr, where, $"{at}.{k}") : null;
             var stats = new ActionStatistics
             {
                 Q01 = Vec("q01") ?? throw new VlaConfigException($"{where}[{name}].action.q01 is missing"),
                 Q99 = Vec("q99") ?? throw new VlaConfigException($"{where}[{name}].action.q99 is missing"),
-                Mask = a["mask"] is JsonArray m ? m.Select(x => x!.GetValue<bool>()).ToArray() : null,
+                Mask = a["mask"] is { } m ? JsonInput.Values<bool>(m, where, $"{at}.mask") : null,
                 Mean = Vec("mean"), Std = Vec("std"), Min = Vec("min"), Max = Vec("max"),
             };
             if (stats.Q01.Length != stats.Q99.Length)

@@ -1,10 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Config;
 
 /// <summary>Raised for an unknown, missing or inconsistent configuration field.</summary>
-public sealed class VlaConfigException(string message) : Exception(message);
+public sealed class VlaConfigException(string message) : InputFormatException(message);
 
 /// <summary>One timm VisionTransformer as OpenVLA builds it (pre-norm blocks, qkv bias, exact GELU).</summary>
 public sealed record VitConfig

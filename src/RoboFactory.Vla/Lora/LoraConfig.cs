@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Model;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Lora;
 
@@ -122,7 +123,7 @@ public sealed record LoraConfig
     public static LoraConfig Read(string path)
     {
         JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)); }
+        try { root = JsonInput.ParseNode(File.ReadAllText(path)); }
         catch (JsonException e) { throw new VlaConfigException($"{path}: not valid JSON ({e.Message})"); }
         return FromPeftJson(root as JsonObject ?? throw new VlaConfigException($"{path}: not a JSON object"), path);
     }

@@ -1,7 +1,6 @@
 using RoboFactory.Vla.Policies.OpenVla;
 using RoboFactory.Vla.Checkpoint;
 using RoboFactory.Vla.Config;
-using RoboFactory.Vla.Native;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -83,18 +82,12 @@ public static class Pretrained
         return m;
     }
 
-    /// <summary>Models above this size (1 B parameters) make the process hand freed blocks back at once.</summary>
-    public const long LargeModelParameters = 1_000_000_000;
-
     /// <summary>Loads config.json + weights from a directory written by <see cref="Save"/> or a HF OpenVLA folder.</summary>
     public static OpenVlaForActionPrediction Load(string directory, Device? device = null, ScalarType dtype = ScalarType.Float32, bool strict = true)
     {
         var config = ConfigJson.Read(Path.Combine(directory, "config.json"));
         // every header and size first: a bad or truncated shard is named before the weights are allocated
         CheckpointIO.CheckHeaders(directory, ParameterShapes.Enumerate(config).Select(p => (p.Key, p.Shape)), strict);
-        // A multi-GB model leaves little room: freed activation blocks must go back to the system at once instead of
-        // lingering in glibc's heap (measured on the 7B OFT LoRA step: peak RSS 20.07 → 18.70 GiB).
-        if (ParameterShapes.Total(config) > LargeModelParameters) ProcessMemory.ReturnLargeBlocksToSystem();
         var m = new OpenVlaForActionPrediction(config, new ModelOptions(device ?? CPU, dtype));
         CheckpointIO.Load(m, directory, strict);
         m.eval();

@@ -1,5 +1,6 @@
 using RoboFactory.Vla.Policies.OpenVla;
 using RoboFactory.Vla.Policies.OpenVlaOft;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Policies;
 
@@ -37,12 +38,12 @@ public static class PolicyRegistry
         string path = Path.Combine(dir, Training.VlaTrainer.PolicyFile);
         try
         {
-            var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path));
+            var node = JsonInput.ParseNode(File.ReadAllText(path));
             return (string?)node?["policy"] ?? OpenVlaTokenPolicy.PolicyName; // the only policy before the field
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {
-            throw new InvalidDataException($"{path}: not a policy.json ({e.Message}); expected a JSON object with a string \"policy\"", e);
+            throw new InputFormatException($"{path}: not a policy.json ({e.Message}); expected a JSON object with a string \"policy\"", e);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Text;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Tokenization;
 
@@ -82,9 +83,9 @@ public sealed class SentencePieceBpe
             }
             else r.Skip(wire);
         }
-        if (modelType != 2) throw new InvalidDataException($"tokenizer.model is not a BPE model (model_type {modelType}); Llama uses BPE");
+        if (modelType != 2) throw new InputFormatException($"tokenizer.model is not a BPE model (model_type {modelType}); Llama uses BPE");
         if (charsmap is { Length: > 0 } || removeExtra || !escape)
-            throw new InvalidDataException($"tokenizer.model normaliser '{normName}' is not Llama's identity normaliser (need no charsmap, remove_extra_whitespaces=false, escape_whitespaces=true)");
+            throw new InputFormatException($"tokenizer.model normaliser '{normName}' is not Llama's identity normaliser (need no charsmap, remove_extra_whitespaces=false, escape_whitespaces=true)");
         scores = new float[list.Count];
         Array.Fill(byteIds, -1);
         var ud = new List<string>();
@@ -95,8 +96,12 @@ public sealed class SentencePieceBpe
             allPieces.TryAdd(p, i);
             if (t is PieceType.Normal or PieceType.UserDefined or PieceType.Unused) pieces.TryAdd(p, i);
             if (t == PieceType.UserDefined) ud.Add(p);
-            if (t == PieceType.Byte && p.Length == 6 && p.StartsWith("<0x", StringComparison.Ordinal))
-                byteIds[Convert.ToInt32(p[3..5], 16)] = i;
+            if (t == PieceType.Byte && p.Length == 6 && p.StartsWith("<0x", StringComparison.Ordinal) && p[5] == '>')
+            {
+                if (!int.TryParse(p.AsSpan(3, 2), System.Globalization.NumberStyles.AllowHexSpecifier, null, out int b))
+                    throw new InputFormatException($"tokenizer.model: byte piece {i} is '{p}', expected <0xHH>");
+                byteIds[b] = i;
+            }
         }
         userDefined = ud.OrderByDescending(s => s.Length).ToArray();
         Pieces = list.Select(x => x.Piece).ToArray();
@@ -171,24 +176,24 @@ public sealed class SentencePieceBpe
             ulong v = 0; int shift = 0;
             while (true)
             {
-                if (p >= end) throw new InvalidDataException("truncated tokenizer.model");
+                if (p >= end) throw new InputFormatException("truncated tokenizer.model");
                 byte b = buf[p++];
                 v |= (ulong)(b & 0x7f) << shift;
                 if ((b & 0x80) == 0) return v;
                 shift += 7;
-                if (shift > 63) throw new InvalidDataException("bad varint in tokenizer.model");
+                if (shift > 63) throw new InputFormatException("bad varint in tokenizer.model");
             }
         }
         public (int Field, int Wire) Tag() { var t = Varint(); return ((int)(t >> 3), (int)(t & 7)); }
         public (int Start, int End) Span()
         {
             long len = (long)Varint();
-            if (len < 0 || p + len > end) throw new InvalidDataException("truncated field in tokenizer.model");
+            if (len < 0 || p + len > end) throw new InputFormatException("truncated field in tokenizer.model");
             int s = p; p += (int)len; return (s, p);
         }
         public float Float()
         {
-            if (p + 4 > end) throw new InvalidDataException("truncated float in tokenizer.model");
+            if (p + 4 > end) throw new InputFormatException("truncated float in tokenizer.model");
             float f = BitConverter.ToSingle(buf, p); p += 4; return f;
         }
         public void Skip(int wire)
@@ -199,9 +204,9 @@ public sealed class SentencePieceBpe
                 case 1: p += 8; break;
                 case 2: Span(); break;
                 case 5: p += 4; break;
-                default: throw new InvalidDataException($"unsupported wire type {wire} in tokenizer.model");
+                default: throw new InputFormatException($"unsupported wire type {wire} in tokenizer.model");
             }
-            if (p > end) throw new InvalidDataException("truncated tokenizer.model");
+            if (p > end) throw new InputFormatException("truncated tokenizer.model");
         }
     }
 }

@@ -3,6 +3,7 @@ using RoboFactory.Data.Datasets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Training;
 
@@ -122,5 +123,5 @@ public sealed record TrainOptions
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
     public JsonNode ToJson() => JsonSerializer.SerializeToNode(this, Json)!;
-    public static TrainOptions FromJson(JsonNode node) => node.Deserialize<TrainOptions>(Json) ?? throw new InvalidDataException("empty train options");
+    public static TrainOptions FromJson(JsonNode node) => node.Deserialize<TrainOptions>(Json) ?? throw new InputFormatException("empty train options");
 }

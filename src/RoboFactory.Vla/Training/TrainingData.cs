@@ -5,6 +5,7 @@ using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Training;
 
@@ -82,9 +83,9 @@ public sealed class VlaTrainingData : Policies.IPolicyData
         if (views is < 1 or > DatasetViews.Count) throw new ArgumentException($"views must be 1..{DatasetViews.Count}");
         for (int v = 0; v < views; v++)
             if (!dataset.Spec.HasView[v])
-                throw new InvalidDataException($"{dataset.Directory}: no {DatasetViews.Order[v]}, but view {v} ({DatasetViews.Descriptions[v]}) is needed");
+                throw new InputFormatException($"{dataset.Directory}: no {DatasetViews.Order[v]}, but view {v} ({DatasetViews.Descriptions[v]}) is needed");
         if (stats.Dimension != dataset.Spec.ActionDim)
-            throw new InvalidDataException($"statistics have {stats.Dimension} action dims, the dataset {dataset.Spec.ActionDim}");
+            throw new InputFormatException($"statistics have {stats.Dimension} action dims, the dataset {dataset.Spec.ActionDim}");
         ds = dataset;
         episodes = episodeIndices.ToArray();
         Statistics = stats;
@@ -106,7 +107,7 @@ public sealed class VlaTrainingData : Policies.IPolicyData
         foreach (var e in ds.Episodes(episodes))
         {
             if (string.IsNullOrWhiteSpace(e.LanguageInstruction))
-                throw new InvalidDataException($"{ds.Directory}: episode {e.Index} has no language instruction");
+                throw new InputFormatException($"{ds.Directory}: episode {e.Index} has no language instruction");
             lengths[k] = e.Length; instructions[k] = e.LanguageInstruction; actions[k] = e.Action; states[k] = e.State; k++;
         }
         StepsPerEpoch = lengths.Sum(l => (long)l);
@@ -137,7 +138,7 @@ public sealed class VlaTrainingData : Policies.IPolicyData
     /// <summary>Sample <paramref name="k"/> of the infinite stream → (position in <see cref="Episodes"/>, step).</summary>
     public (int EpisodeSlot, int Step) Locate(long k)
     {
-        if (StepsPerEpoch == 0) throw new InvalidDataException($"{ds.Directory}: the split has no steps");
+        if (StepsPerEpoch == 0) throw new InputFormatException($"{ds.Directory}: the split has no steps");
         long epoch = k / StepsPerEpoch, offset = k % StepsPerEpoch;
         var (order, starts) = Epoch(epoch);
         int g = 0;

@@ -7,6 +7,7 @@ using RoboFactory.Vla.Tokenization;
 using RoboFactory.Vla.Training;
 using TorchSharp;
 using TorchSharp.Modules;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Policies.OpenVla;
 
@@ -90,7 +91,7 @@ public sealed record OpenVlaBase(OpenVlaForActionPrediction Model, PromptEncoder
     {
         var norm = ds.Statistics!;
         if (norm.Proprio.Q01.Length != ds.Spec.StateDim)
-            throw new InvalidDataException($"{statisticsPath}: proprio statistics have {norm.Proprio.Q01.Length} dims, the dataset's state {ds.Spec.StateDim} (re-run convert)");
+            throw new InputFormatException($"{statisticsPath}: proprio statistics have {norm.Proprio.Q01.Length} dims, the dataset's state {ds.Spec.StateDim} (re-run convert)");
         return new ProprioStatistics(norm.Proprio.Q01, norm.Proprio.Q99);
     }
 

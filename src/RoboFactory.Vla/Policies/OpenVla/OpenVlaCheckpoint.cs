@@ -12,6 +12,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 using RoboFactory.Vla.Training;
+using RoboFactory.Core.Errors;
 
 namespace RoboFactory.Vla.Policies.OpenVla;
 
@@ -50,11 +51,11 @@ public sealed record VlaPolicyInfo
     public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json));
     public static VlaPolicyInfo Read(string path)
     {
-        var info = JsonSerializer.Deserialize<VlaPolicyInfo>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path}: empty");
+        var info = JsonSerializer.Deserialize<VlaPolicyInfo>(File.ReadAllText(path), Json) ?? throw new InputFormatException($"{path}: empty");
         if (info.ActionChunk is < 1 or > TrainOptions.MaxActionChunk)
-            throw new InvalidDataException($"{path}: action_chunk is {info.ActionChunk}; expected 1..{TrainOptions.MaxActionChunk}");
+            throw new InputFormatException($"{path}: action_chunk is {info.ActionChunk}; expected 1..{TrainOptions.MaxActionChunk}");
         if ((info.ProprioQ01 is null) != (info.ProprioQ99 is null) || (info.ProprioQ01 is not null && info.ProprioQ01.Length != info.ProprioQ99!.Length))
-            throw new InvalidDataException($"{path}: proprio_q01 and proprio_q99 must both be present with equal lengths");
+            throw new InputFormatException($"{path}: proprio_q01 and proprio_q99 must both be present with equal lengths");
         return info;
     }
 }
@@ -159,13 +160,19 @@ public sealed class VlaSharedBase : IDisposable
     /// <summary>Attaches <paramref name="checkpoint"/>'s adapter under <paramref name="name"/>.</summary>
     public VlaAgentPolicy AddAgent(VlaPolicyCheckpoint checkpoint, string name, LlamaTextTokenizer? tokenizer = null)
     {
+        Attach(checkpoint, name);
+        return new VlaAgentPolicy(checkpoint, Model, name, this, tokenizer ?? checkpoint.LoadTokenizer());
+    }
+
+    /// <summary>Loads <paramref name="checkpoint"/>'s adapter under <paramref name="name"/> (any policy built on this base).</summary>
+    public void Attach(VlaPolicyCheckpoint checkpoint, string name)
+    {
         if (!checkpoint.IsLora) throw new ArgumentException($"{checkpoint.Directory} is a full fine-tune; it cannot share a base");
         if (checkpoint.BaseKey != BaseKey) throw new ArgumentException($"{checkpoint.Directory} was trained on base {checkpoint.BaseKey}, this base is {BaseKey}");
         var loaded = LoraModel.Load(Model, checkpoint.Directory, name, applyModulesToSave: false);
         adapters[name] = loaded;
         Model.eval();
         Activate(null);
-        return new VlaAgentPolicy(checkpoint, Model, name, this, tokenizer ?? checkpoint.LoadTokenizer());
     }
 
     /// <summary>Makes <paramref name="name"/> the active adapter (null: the bare base).</summary>

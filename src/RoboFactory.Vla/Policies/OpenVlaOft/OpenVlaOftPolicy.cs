@@ -167,20 +167,37 @@ public sealed class OpenVlaOftPolicy : ITrainablePolicy
         if (m.Proprio is not null) Into(m.Proprio, ProprioFile);
     }
 
-    /// <summary>Eval: each agent loads its own backbone (adapter applied), head and projector.</summary>
+    /// <summary>
+    /// Eval: LoRA agents on the same base share one frozen backbone (their adapters named agent0, agent1, … and
+    /// activated per call, as the token policy does), each with its own head and proprio projector; a full fine-tune
+    /// loads its own. Two 7B agents thus need one 15 GB bf16 base, not two.
+    /// </summary>
     public static LoadedAgents LoadAgents(IReadOnlyList<string> checkpointDirs, PolicyLoadOptions options)
     {
+        var device = Pretrained.ParseDevice(options.Device);
         var agents = new List<OftAgent>();
+        var bases = new Dictionary<string, VlaSharedBase>();
+        void DisposeAll()
+        {
+            foreach (var a in agents) a.Dispose();
+            foreach (var b in bases.Values) b.Dispose();
+        }
         try
         {
-            foreach (var d in checkpointDirs) agents.Add(OftAgent.Load(d, Pretrained.ParseDevice(options.Device)));
+            for (int i = 0; i < checkpointDirs.Count; i++)
+            {
+                var ckpt = VlaPolicyCheckpoint.Load(checkpointDirs[i]);
+                if (!ckpt.IsLora) { agents.Add(OftAgent.Load(checkpointDirs[i], device)); continue; }
+                if (!bases.TryGetValue(ckpt.BaseKey, out var b)) bases[ckpt.BaseKey] = b = VlaSharedBase.Create(ckpt, device);
+                agents.Add(OftAgent.OnSharedBase(ckpt, b, $"agent{i}"));
+            }
         }
         catch
         {
-            foreach (var a in agents) a.Dispose();
+            DisposeAll();
             throw;
         }
-        return new LoadedAgents(agents, () => { foreach (var a in agents) a.Dispose(); });
+        return new LoadedAgents(agents, DisposeAll);
     }
 }
 
@@ -192,6 +209,9 @@ public sealed class OftAgent : IPolicyActor, IDisposable
     readonly PromptEncoder prompts;
     readonly bool causal;
     readonly int padId;
+    // set when the backbone is shared with other agents: this agent's adapter is activated before each call
+    readonly VlaSharedBase? shared;
+    readonly string? adapter;
 
     public VlaPolicyCheckpoint Checkpoint { get; }
     public int ActionChunk => Checkpoint.Info.ActionChunk;
@@ -199,21 +219,48 @@ public sealed class OftAgent : IPolicyActor, IDisposable
     public int ActionDim => Checkpoint.Statistics.Dimension;
     public bool UsesState => Checkpoint.Info.Proprio is not null;
     public string Source => Checkpoint.Directory;
+    /// <summary>The OpenVLA backbone this agent runs on (one object for agents that share a base).</summary>
+    public OpenVlaForActionPrediction Backbone => model.Vla;
 
-    OftAgent(VlaPolicyCheckpoint ckpt, OpenVlaOftModel model, LlamaTextTokenizer? tokenizer)
+    OftAgent(VlaPolicyCheckpoint ckpt, OpenVlaOftModel model, LlamaTextTokenizer? tokenizer, VlaSharedBase? shared = null, string? adapter = null)
     {
-        Checkpoint = ckpt; this.model = model;
+        Checkpoint = ckpt; this.model = model; this.shared = shared; this.adapter = adapter;
         images = new VlaImagePipeline(model.Vla.Config, ckpt.Info.CenterCrop);
         prompts = new PromptEncoder(model.Vla.Config, tokenizer);
         causal = ckpt.Info.Attention == "causal";
         padId = model.Vla.Config.Text.PadTokenId;
     }
 
+    static void CheckPolicy(VlaPolicyCheckpoint ckpt)
+    {
+        if (ckpt.Info.Policy != OpenVlaOftPolicy.PolicyName)
+            throw new ArgumentException($"{ckpt.Directory} holds a {ckpt.Info.Policy} checkpoint, not {OpenVlaOftPolicy.PolicyName}");
+    }
+
+    /// <summary>An agent whose LoRA adapter is attached to <paramref name="shared"/> under <paramref name="name"/>.</summary>
+    public static OftAgent OnSharedBase(VlaPolicyCheckpoint ckpt, VlaSharedBase shared, string name)
+    {
+        CheckPolicy(ckpt);
+        shared.Attach(ckpt, name);
+        var m = new OpenVlaOftModel(shared.Model, ckpt.Statistics.Dimension, ckpt.Info.Proprio?.Dimension);
+        try
+        {
+            OpenVlaOftPolicy.LoadHeads(m, ckpt.Directory);
+            m.eval();
+            foreach (var (_, p) in m.named_parameters()) p.requires_grad = false;
+            return new OftAgent(ckpt, m, ckpt.LoadTokenizer(), shared, name);
+        }
+        catch
+        {
+            m.ActionHead.Dispose(); m.Proprio?.Dispose();
+            throw;
+        }
+    }
+
     public static OftAgent Load(string checkpointDir, Device? device = null)
     {
         var ckpt = VlaPolicyCheckpoint.Load(checkpointDir);
-        if (ckpt.Info.Policy != OpenVlaOftPolicy.PolicyName)
-            throw new ArgumentException($"{ckpt.Directory} holds a {ckpt.Info.Policy} checkpoint, not {OpenVlaOftPolicy.PolicyName}");
+        CheckPolicy(ckpt);
         var vla = ckpt.CreateModel(device);
         OpenVlaOftModel? m = null;
         try
@@ -255,6 +302,7 @@ public sealed class OftAgent : IPolicyActor, IDisposable
         if (observation.Views.Count < Views) throw new ArgumentException($"{Source}: trained on {Views} view(s), got {observation.Views.Count}");
         var proprio = Checkpoint.Info.Proprio;
         if (proprio is not null && observation.State is null) throw new ArgumentException($"{Source} was trained with --proprio: pass the joint state");
+        shared?.Activate(adapter);
         using var noGrad = torch.no_grad();
         using var scope = NewDisposeScope();
         var px = images.EvalViews(observation.Views.Take(Views).ToList());
@@ -267,5 +315,11 @@ public sealed class OftAgent : IPolicyActor, IDisposable
         return Enumerable.Range(0, ActionChunk).Select(k => ActionNormalizer.Unnormalize(norm.AsSpan(k * d, d), Checkpoint.Statistics)).ToArray();
     }
 
-    public void Dispose() => model.Dispose();
+    public void Dispose()
+    {
+        if (shared is null) { model.Dispose(); return; }
+        // the backbone belongs to the shared base (disposed with it); the head and projector are this agent's
+        model.ActionHead.Dispose();
+        model.Proprio?.Dispose();
+    }
 }
