@@ -45,6 +45,37 @@ public static class ModelBench
         return 2.0 * 512 * 4096 * 4096 / t[t.Length / 2] / 1e9;
     }
 
+    /// <summary>
+    /// The decode step's kernel: one token's hidden state times a Llama MLP weight (11008×4096), in weight GB/s (the
+    /// decode bound is the weights read at memory bandwidth). Compares bf16 and fp32 weights and three ways to call it
+    /// (F.linear on [1, K], torch.mv, matmul of the weight with a column), median of <paramref name="repeats"/>.
+    /// </summary>
+    public static IReadOnlyList<(string Kernel, double WeightGBs)> MeasureDecodeKernels(int repeats = 9)
+    {
+        var result = new List<(string, double)>();
+        foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float32 })
+        {
+            using var scope = NewDisposeScope();
+            var w = torch.randn(11008, 4096, dtype: dtype);
+            var x = torch.randn(1, 4096, dtype: dtype);
+            var v = x.reshape(4096);
+            var col = x.reshape(4096, 1);
+            double bytes = w.NumberOfElements * (dtype == ScalarType.BFloat16 ? 2.0 : 4.0);
+            foreach (var (name, f) in new (string, Action)[]
+                     {
+                         ("F.linear(x[1,K], W)", () => torch.nn.functional.linear(x, w).Dispose()),
+                         ("torch.mv(W, x)", () => torch.mv(w, v).Dispose()),
+                         ("matmul(W, x[K,1])", () => torch.matmul(w, col).Dispose()),
+                     })
+            {
+                f();
+                var t = Enumerable.Range(0, repeats).Select(_ => Time(f)).Order().ToArray();
+                result.Add(($"{(dtype == ScalarType.BFloat16 ? "bf16" : "fp32")} {name}", bytes / t[t.Length / 2] / 1e9));
+            }
+        }
+        return result;
+    }
+
     /// <summary>Read bandwidth estimate: sum over a 1 GiB fp32 tensor (bytes read / s, all threads), median.</summary>
     public static double MeasureMemoryBandwidth(int repeats = 5)
     {

@@ -2,8 +2,8 @@
 # scripts/reliability/kill9.sh [--kills N] [--seed S] [--work DIR] COMMAND...
 #   COMMAND: prepare | convert | train | eval | all
 # For each command: one uninterrupted reference run, then trials in fresh folders where the same command is killed
-# with SIGKILL (its whole process group) at seeded random moments and started again (with --resume where the command
-# has it, plainly otherwise) until it completes. Stops once N kills (default 20) have landed while the command was
+# with SIGKILL (its whole process group) at seeded random moments and started again (prepare and train with --resume,
+# convert with --overwrite, eval plainly) until it completes. Stops once N kills (default 20) have landed while the command was
 # still running. Then the trial's output must equal the reference:
 #   prepare  byte-identical zarr stores            convert  byte-identical RLDS folders
 #   train    the same final weights and loss curve  eval     the same results.json (timings aside)
@@ -39,7 +39,7 @@ cmdline() {
   local c=$1 out=$2 again=$3
   case $c in
     prepare) echo "prepare --task $TASK --num 4 --workers 2 --out $out $([ "$again" = 1 ] && echo --resume)" ;;
-    convert) echo "convert --task $TASK --data $WORK/data --out $out" ;;
+    convert) echo "convert --task $TASK --data $WORK/data --out $out $([ "$again" = 1 ] && echo --overwrite)" ;;
     train)   if [ "$again" = 1 ] && [ -e "$out/latest" ]; then r=--resume; else r=--overwrite; fi
              echo "train --task $TASK --data $WORK/rlds/lift_barrier_agent0/1.0.0 --max-steps 24 --save-every 4 --keep 0 --batch-size 4 --val-every 0 --no-plots --logger jsonl --log-every 1 --out $out $r" ;;
     eval)    echo "eval --policy expert --task $TASK --episodes 4 --workers 2 --out $out --run r" ;;

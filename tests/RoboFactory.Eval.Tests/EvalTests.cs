@@ -131,6 +131,22 @@ public class EvalTests : IDisposable
         Assert.All(report.Results, r => Assert.Contains("--max-steps 5", r.FailureReason));
     }
 
+    public static TheoryData<string> Tasks() => [.. RoboFactory.Planning.TaskRegistry.All.Select(t => t.Name)];
+
+    /// <summary>NaN and far-out-of-range actions on every task: each episode fails with its reason in results.json, the run completes.</summary>
+    [Theory, MemberData(nameof(Tasks))]
+    public void ABadPolicyFailsItsEpisodesButTheRunCompletes_OnEveryTask(string task)
+    {
+        int agents = RoboFactory.Planning.TaskRegistry.Load(task).Config.Agents.Count;
+        var report = Evaluator.Run(new EvalOptions(task, Episodes: 2, MaxSteps: 3, OutRoot: root, Run: "wild"),
+            () => new ClosedLoopPolicy("wild", [.. Enumerable.Range(0, agents).Select(_ => (IAgentPolicy)new WildPolicy())], needsImages: false));
+        Assert.Equal(2, report.Results.Count);
+        Assert.All(report.Results, r => Assert.False(r.Success));
+        Assert.All(report.Results, r => Assert.Equal(5 * 3 * agents, r.ClippedActions));
+        var json = JsonNode.Parse(File.ReadAllText(report.ResultsPath))!;
+        Assert.All(json["episodes"]!.AsArray(), e => Assert.False(string.IsNullOrEmpty((string?)e!["failure_reason"])));
+    }
+
     private sealed class ThrowingPolicy : IAgentPolicy
     {
         public void Reset(int seed) { }

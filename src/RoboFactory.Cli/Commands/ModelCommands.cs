@@ -124,9 +124,18 @@ public static class ModelCommands
         var tokens = new Option<int>("--decode-tokens") { Description = "Decode steps timed per run", DefaultValueFactory = _ => 7 };
         var prompt = new Option<int>("--prompt-tokens") { Description = "Text tokens in the prompt (incl. BOS)", DefaultValueFactory = _ => 24 };
         var noCalls = new Option<bool>("--skip-policy-calls") { Description = "Skip the per-call latency of both policies (openvla: prefill + 7 decodes for one 8-D action; openvla-oft: one pass for a chunk of 8), which adds about two prefills per view count" };
-        foreach (var o in new Option[] { skip7b, repeats, tokens, prompt, noCalls }) cmd.Options.Add(o);
+        var kernels = new Option<bool>("--kernels") { Description = "Only the decode step's kernel: a Llama MLP weight times one token, bf16 vs fp32 weights and three call forms, in weight GB/s next to the memory bandwidth (a few seconds)" };
+        foreach (var o in new Option[] { skip7b, repeats, tokens, prompt, noCalls, kernels }) cmd.Options.Add(o);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
+            if (r.GetValue(kernels))
+            {
+                Console.WriteLine($"cpu: {RoboFactory.Vla.Native.CpuFeatures.Describe()}; threads: {TorchSharp.torch.get_num_threads()}");
+                Console.WriteLine(FormattableString.Invariant($"memory read bandwidth: {ModelBench.MeasureMemoryBandwidth():0.0} GB/s"));
+                foreach (var (k, gbs) in ModelBench.MeasureDecodeKernels())
+                    Console.WriteLine(FormattableString.Invariant($"{k,-28} {gbs,6:0.0} GB/s of weights"));
+                return;
+            }
             var res = ModelBench.Run(!r.GetValue(skip7b), r.GetValue(repeats), r.GetValue(tokens), r.GetValue(prompt), Console.Out, policyCalls: !r.GetValue(noCalls));
             Console.WriteLine();
             ModelBench.Print(res, Console.Out);

@@ -125,8 +125,11 @@ public sealed unsafe class MjData : IDisposable
         return messages;
     }
 
-    /// <summary>True when MuJoCo detected NaN/Inf/huge accelerations (and reset the state) since the last TakeWarnings.</summary>
-    public bool Unstable => WarningCount(MjLayout.mjWARN_BADQACC) > warningCounts[MjLayout.mjWARN_BADQACC];
+    /// <summary>True when MuJoCo found NaN/Inf/huge positions, velocities or accelerations (and reset the state) since
+    /// the last TakeWarnings.</summary>
+    public bool Unstable => Raised(MjLayout.mjWARN_BADQPOS) || Raised(MjLayout.mjWARN_BADQVEL) || Raised(MjLayout.mjWARN_BADQACC);
+
+    bool Raised(int warning) => WarningCount(warning) > warningCounts[warning];
 
     private static string WarningName(int w) => w switch
     {

@@ -42,7 +42,7 @@ internal static class MjLayout
 
     // enums and array sizes
     public const int mjNWARNING = 8, mjNRNDFLAG = 10, mjRND_SHADOW = 0, mjRND_REFLECTION = 2, mjRND_SKYBOX = 4,
-        mjWARN_BADQACC = 6, mjOBJ_BODY = 1, mjOBJ_JOINT = 3, mjOBJ_GEOM = 5, mjOBJ_SITE = 6, mjOBJ_CAMERA = 7,
+        mjWARN_BADQPOS = 4, mjWARN_BADQVEL = 5, mjWARN_BADQACC = 6, mjOBJ_BODY = 1, mjOBJ_JOINT = 3, mjOBJ_GEOM = 5, mjOBJ_SITE = 6, mjOBJ_CAMERA = 7,
         mjOBJ_ACTUATOR = 18, mjCAMERA_FIXED = 2, mjFB_OFFSCREEN = 1, mjCAT_ALL = 7, mjFONTSCALE_100 = 100;
 
     /// <summary>Every entry, keyed as mujoco_layout.c prints it.</summary>
@@ -80,7 +80,7 @@ internal static class MjLayout
         ["sizeof.mjrRect"] = SizeOf_mjrRect, ["sizeof.mjtNum"] = SizeOf_mjtNum,
         ["const.mjNWARNING"] = mjNWARNING, ["const.mjNRNDFLAG"] = mjNRNDFLAG, ["const.mjRND_SHADOW"] = mjRND_SHADOW,
         ["const.mjRND_REFLECTION"] = mjRND_REFLECTION, ["const.mjRND_SKYBOX"] = mjRND_SKYBOX,
-        ["const.mjWARN_BADQACC"] = mjWARN_BADQACC, ["const.mjOBJ_BODY"] = mjOBJ_BODY, ["const.mjOBJ_JOINT"] = mjOBJ_JOINT,
+        ["const.mjWARN_BADQPOS"] = mjWARN_BADQPOS, ["const.mjWARN_BADQVEL"] = mjWARN_BADQVEL, ["const.mjWARN_BADQACC"] = mjWARN_BADQACC, ["const.mjOBJ_BODY"] = mjOBJ_BODY, ["const.mjOBJ_JOINT"] = mjOBJ_JOINT,
         ["const.mjOBJ_GEOM"] = mjOBJ_GEOM, ["const.mjOBJ_SITE"] = mjOBJ_SITE, ["const.mjOBJ_CAMERA"] = mjOBJ_CAMERA,
         ["const.mjOBJ_ACTUATOR"] = mjOBJ_ACTUATOR, ["const.mjCAMERA_FIXED"] = mjCAMERA_FIXED,
         ["const.mjFB_OFFSCREEN"] = mjFB_OFFSCREEN, ["const.mjCAT_ALL"] = mjCAT_ALL,

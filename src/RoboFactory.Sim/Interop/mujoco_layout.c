@@ -31,6 +31,8 @@ int main(void) {
   printf("const.mjRND_SHADOW %d\n", mjRND_SHADOW);
   printf("const.mjRND_REFLECTION %d\n", mjRND_REFLECTION);
   printf("const.mjRND_SKYBOX %d\n", mjRND_SKYBOX);
+  printf("const.mjWARN_BADQPOS %d\n", mjWARN_BADQPOS);
+  printf("const.mjWARN_BADQVEL %d\n", mjWARN_BADQVEL);
   printf("const.mjWARN_BADQACC %d\n", mjWARN_BADQACC);
   printf("const.mjOBJ_BODY %d\n", mjOBJ_BODY);
   printf("const.mjOBJ_JOINT %d\n", mjOBJ_JOINT);
