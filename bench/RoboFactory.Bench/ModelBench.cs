@@ -60,12 +60,19 @@ public static class ModelBench
             var x = torch.randn(1, 4096, dtype: dtype);
             var v = x.reshape(4096);
             var col = x.reshape(4096, 1);
+            var rows4 = torch.randn(4, 4096, dtype: dtype);
+            var rows16 = torch.randn(16, 4096, dtype: dtype);
+            var rows64 = torch.randn(64, 4096, dtype: dtype);
             double bytes = w.NumberOfElements * (dtype == ScalarType.BFloat16 ? 2.0 : 4.0);
             foreach (var (name, f) in new (string, Action)[]
                      {
                          ("F.linear(x[1,K], W)", () => torch.nn.functional.linear(x, w).Dispose()),
                          ("torch.mv(W, x)", () => torch.mv(w, v).Dispose()),
                          ("matmul(W, x[K,1])", () => torch.matmul(w, col).Dispose()),
+                         // the same weight read, more rows: where the 1-row kernel is compute-starved these cost the same
+                         ("F.linear(x[4,K], W)", () => torch.nn.functional.linear(rows4, w).Dispose()),
+                         ("F.linear(x[16,K], W)", () => torch.nn.functional.linear(rows16, w).Dispose()),
+                         ("F.linear(x[64,K], W)", () => torch.nn.functional.linear(rows64, w).Dispose()),
                      })
             {
                 f();

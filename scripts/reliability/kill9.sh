@@ -42,7 +42,7 @@ cmdline() {
     convert) echo "convert --task $TASK --data $WORK/data --out $out $([ "$again" = 1 ] && echo --overwrite)" ;;
     train)   if [ "$again" = 1 ] && [ -e "$out/latest" ]; then r=--resume; else r=--overwrite; fi
              echo "train --task $TASK --data $WORK/rlds/lift_barrier_agent0/1.0.0 --max-steps 24 --save-every 4 --keep 0 --batch-size 4 --val-every 0 --no-plots --logger jsonl --log-every 1 --out $out $r" ;;
-    eval)    echo "eval --policy expert --task $TASK --episodes 4 --workers 2 --out $out --run r" ;;
+    eval)    echo "eval --policy expert --task $TASK --episodes 10 --workers 2 --out $out --run r" ;;
   esac
 }
 
@@ -50,7 +50,7 @@ cmdline() {
 fingerprint() {
   local c=$1 out=$2
   case $c in
-    prepare) tree_hash "$out/zarr" ;;
+    prepare) for s in "$out"/zarr/*.zarr; do tree_hash "$s"; done | tr '\n' ' ' ;;   # the stores (the run report holds timings)
     convert) tree_hash "$out" ;;
     train)   echo "$(sha256sum "$out"/step_24/*.safetensors | cut -c1-16 | tr '\n' ' ')$(python3 -c '
 import json,sys
@@ -66,7 +66,7 @@ def strip(x):
     if isinstance(x,dict): return {k:strip(v) for k,v in x.items() if not any(t in k for t in ("second","time","wall","date","per_s"))}
     if isinstance(x,list): return [strip(v) for v in x]
     return x
-print(__import__("hashlib").sha256(json.dumps(strip(d),sort_keys=True).encode()).hexdigest()[:16])' "$out/r/results.json" ;;
+print(__import__("hashlib").sha256(json.dumps(strip(d),sort_keys=True).encode()).hexdigest()[:16])' "$(find "$out" -name results.json | head -1)" ;;
   esac
 }
 
@@ -84,6 +84,7 @@ for c in "${CMDS[@]}"; do
   rf $(cmdline $c "$ref" 0) > "$WORK/$c-ref.log" 2>&1 || { echo "$c: reference run failed (see $WORK/$c-ref.log)"; exit 1; }
   secs=$(echo "$(date +%s.%N) - $t0" | bc)
   want=$(fingerprint $c "$ref")
+  [ -n "${want// /}" ] || { echo "$c: no fingerprint from the reference output in $ref"; exit 1; }
   echo "$c: reference run ${secs%.*} s, fingerprint $want"
   landed=0; trials=0; starts=0
   while [ $landed -lt "$KILLS" ]; do

@@ -54,6 +54,33 @@ public class BloscTests
         Assert.Throws<InputFormatException>(() => BloscCodec.Decompress(frame.AsSpan(0, 10)));
     }
 
+    /// <summary>Headers afl found (or could find) that libblosc would trust: each size is checked before it sees them.
+    /// The first is the input that crashed the test host intermittently (cbytes 0x80000000 read as negative).</summary>
+    [Theory]
+    [InlineData(12, 0x80000000u, "compressed bytes")]  // cbytes with the sign bit set
+    [InlineData(12, 8u, "compressed bytes")]           // cbytes shorter than the header
+    [InlineData(8, 0u, "blocksize")]                   // blocksize 0 for a non-empty frame
+    [InlineData(8, 0x7fffffffu, "blocksize")]          // blocksize above nbytes
+    [InlineData(4, 0xfffffff0u, "blosc's limit")]      // nbytes above BLOSC_MAX_BUFFERSIZE
+    public void Header_sizes_libblosc_would_trust_are_checked_first(int field, uint value, string expected)
+    {
+        var frame = BloscCodec.Compress(new TestRng(2).ImageBytes(20_000, 100), 1, "lz4", 5, BloscShuffle.ByteShuffle);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(field), value);
+        var e = Assert.Throws<InputFormatException>(() => BloscCodec.Decompress(frame));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Uncompressed_frame_must_hold_exactly_its_bytes()
+    {
+        var frame = BloscCodec.Compress(new byte[64], 1, "lz4", 0, BloscShuffle.NoShuffle); // clevel 0: stored as is
+        Assert.True((BloscCodec.ReadHeader(frame).Flags & 0x02) != 0, "clevel 0 should give a memcpyed frame");
+        Assert.Equal(new byte[64], BloscCodec.Decompress(frame));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(4), 200); // nbytes beyond the stored bytes
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(8), 200);
+        Assert.Throws<InputFormatException>(() => BloscCodec.Decompress(frame));
+    }
+
     [Fact]
     public void Unknown_compressor_names_the_available_ones()
     {

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Text;
 using RoboFactory.Core.Errors;
 
@@ -84,28 +85,40 @@ public static unsafe class BloscCodec
         return result;
     }
 
-    /// <summary>Reads a blosc frame header without decompressing; validates it against the buffer length.</summary>
+    /// <summary>BLOSC_MEMCPYED: the frame stores its bytes uncompressed after the header.</summary>
+    private const int MemcpyedFlag = 0x02;
+
+    /// <summary>
+    /// Reads a blosc frame header without decompressing and checks it against the buffer: libblosc trusts the header
+    /// (blosc_decompress_ctx takes no source length), so every size it will use is bounded here first.
+    /// </summary>
     public static BloscFrameInfo ReadHeader(ReadOnlySpan<byte> frame)
     {
         if (frame.Length < BloscNative.MaxOverhead)
             throw new InputFormatException($"blosc frame is {frame.Length} bytes, shorter than the 16-byte header");
-        nuint nbytes, cbytes, blocksize, typesize;
-        int flags;
-        fixed (byte* p = frame)
-        {
-            BloscNative.blosc_cbuffer_sizes(p, &nbytes, &cbytes, &blocksize);
-            BloscNative.blosc_cbuffer_metainfo(p, &typesize, &flags);
-        }
-        return new BloscFrameInfo((long)nbytes, (long)cbytes, (long)blocksize, (int)typesize, flags);
+        // The header's sizes are little-endian 32-bit fields; read unsigned so that 0x80000000 is a huge size, not a negative one.
+        var info = new BloscFrameInfo(
+            NBytes: BinaryPrimitives.ReadUInt32LittleEndian(frame[4..]),
+            CBytes: BinaryPrimitives.ReadUInt32LittleEndian(frame[12..]),
+            BlockSize: BinaryPrimitives.ReadUInt32LittleEndian(frame[8..]),
+            TypeSize: frame[3], Flags: frame[2]);
+        if (info.CBytes < BloscNative.MaxOverhead || info.CBytes > frame.Length)
+            throw new InputFormatException($"blosc frame header says {info.CBytes} compressed bytes; the frame holds {frame.Length} (at least 16 expected)");
+        if (info.NBytes > MaxBufferBytes)
+            throw new InputFormatException($"blosc frame header says it decompresses to {info.NBytes} bytes, above blosc's limit of {MaxBufferBytes}");
+        if (info.TypeSize == 0)
+            throw new InputFormatException("blosc frame header has typesize 0 (expected 1..255)");
+        if (info.NBytes > 0 && (info.BlockSize == 0 || info.BlockSize > info.NBytes))
+            throw new InputFormatException($"blosc frame header has blocksize {info.BlockSize} for {info.NBytes} bytes (expected 1..{info.NBytes})");
+        if ((info.Flags & MemcpyedFlag) != 0 && info.CBytes != info.NBytes + BloscNative.MaxOverhead)
+            throw new InputFormatException($"blosc frame is stored uncompressed but holds {info.CBytes} bytes for {info.NBytes} (expected nbytes + 16)");
+        return info;
     }
 
     /// <summary>Decompresses a blosc frame into <paramref name="destination"/>, whose length must equal the frame's nbytes.</summary>
     public static void Decompress(ReadOnlySpan<byte> frame, Span<byte> destination, int threads = 1)
     {
         var info = ReadHeader(frame);
-        // Checked here because libblosc trusts the header: a truncated frame would make it read past the buffer.
-        if (info.CBytes > frame.Length)
-            throw new InputFormatException($"blosc frame header says {info.CBytes} compressed bytes but only {frame.Length} are present");
         if (info.NBytes != destination.Length)
             throw new InputFormatException($"blosc frame decompresses to {info.NBytes} bytes, expected {destination.Length}");
         int result;
@@ -126,9 +139,7 @@ public static unsafe class BloscCodec
     public static byte[] Decompress(ReadOnlySpan<byte> frame, int threads = 1, long maxBytes = MaxBufferBytes)
     {
         var info = ReadHeader(frame);
-        if (info.CBytes > frame.Length)
-            throw new InputFormatException($"blosc frame header says {info.CBytes} compressed bytes but only {frame.Length} are present");
-        if (info.NBytes < 0 || info.NBytes > maxBytes)
+        if (info.NBytes > maxBytes)
             throw new InputFormatException($"blosc frame header says it decompresses to {info.NBytes} bytes; at most {maxBytes} expected");
         var dest = new byte[info.NBytes];
         Decompress(frame, dest, threads);

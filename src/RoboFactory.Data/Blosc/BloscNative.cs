@@ -23,12 +23,6 @@ internal static unsafe partial class BloscNative
     internal static partial int blosc_decompress_ctx(void* src, void* dest, nuint destsize, int numinternalthreads);
 
     [LibraryImport(Library)]
-    internal static partial void blosc_cbuffer_sizes(void* cbuffer, nuint* nbytes, nuint* cbytes, nuint* blocksize);
-
-    [LibraryImport(Library)]
-    internal static partial void blosc_cbuffer_metainfo(void* cbuffer, nuint* typesize, int* flags);
-
-    [LibraryImport(Library)]
     internal static partial byte* blosc_list_compressors();
 
     [LibraryImport(Library)]

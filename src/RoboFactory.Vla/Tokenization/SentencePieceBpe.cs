@@ -103,6 +103,13 @@ public sealed class SentencePieceBpe
                 byteIds[b] = i;
             }
         }
+        // found by fuzzing: ids that name no piece, or byte fallback without its 256 byte pieces, made Encode return
+        // ids outside the vocabulary instead of refusing the file
+        foreach (var (name, id) in new[] { ("unk_id", UnkId), ("bos_id", BosId), ("eos_id", EosId) })
+            if (id < 0 || id >= list.Count)
+                throw new InputFormatException($"tokenizer.model: {name} is {id}, but the model has {list.Count} pieces");
+        if (ByteFallback && Array.IndexOf(byteIds, -1) is int missing and >= 0)
+            throw new InputFormatException($"tokenizer.model: byte_fallback is on but the byte piece <0x{missing:X2}> is missing");
         userDefined = ud.OrderByDescending(s => s.Length).ToArray();
         Pieces = list.Select(x => x.Piece).ToArray();
     }
@@ -188,7 +195,7 @@ public sealed class SentencePieceBpe
         public (int Start, int End) Span()
         {
             long len = (long)Varint();
-            if (len < 0 || p + len > end) throw new InputFormatException("truncated field in tokenizer.model");
+            if (len < 0 || len > end - p) throw new InputFormatException("truncated field in tokenizer.model"); // not p + len: it overflows
             int s = p; p += (int)len; return (s, p);
         }
         public float Float()
