@@ -15,21 +15,10 @@ public sealed class BadInputTests : IDisposable
     readonly TempDir tmp = new();
     public void Dispose() => tmp.Dispose();
 
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var o = new StringWriter();
-        var e = new StringWriter();
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (Root.Run(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
-
     /// <summary>Exit code 2, error lines only (at most one per problem plus a pointer to --help), naming <paramref name="mentions"/>.</summary>
-    static void AssertUserError(string[] args, params string[] mentions)
+    internal static void AssertUserError(string[] args, params string[] mentions)
     {
-        var (code, _, err) = Run(args);
+        var (code, _, err) = CliHarness.Run(args);
         string line = string.Join(' ', args);
         Assert.True(code == 2, $"`{line}` exited {code}, expected 2; stderr:\n{err}");
         Assert.DoesNotContain("   at ", err);                       // no stack trace

@@ -8,24 +8,7 @@ namespace RoboFactory.Cli.Tests;
 [Collection("console")] // the tests redirect Console.Out/Error
 public class CliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var o = new StringWriter();
-        var e = new StringWriter();
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            int code = Root.Run(args);
-            return (code, o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliHarness.Run(args);
 
     [Fact]
     public void HelpListsEveryCommandGroup()
@@ -163,29 +146,13 @@ public class CliTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    /// <summary>A finished two-episode store data/zarr/LiftBarrier_Agent0_2.zarr under <paramref name="dataDir"/>.</summary>
-    private static void MakeStore(string dataDir)
-    {
-        var shape = new AgentStoreShape(Height: 24, Width: 32, ChunkRows: 10);
-        string path = RoboFactoryZarrLayout.StorePath(Path.Combine(dataDir, "zarr"), "LiftBarrier", 0, 2);
-        var w = RoboFactoryZarrLayout.OpenWriter(path, shape, new ZarrEpisodeWriterOptions());
-        int frame = 3 * 24 * 32;
-        for (int e = 0; e < 2; e++)
-            w.AppendEpisode(new AgentEpisode
-            {
-                Seed = e, Length = 3, HeadCamera = new byte[3 * frame], WristCamera = new byte[3 * frame], GlobalCamera = new byte[3 * frame],
-                Action = new float[24], State = new float[24], TcpPose = new float[21],
-            }, shape);
-        w.Complete();
-    }
-
     [Fact]
     public void ConvertIntoAFinishedDatasetFailsInOneLineUnlessOverwrite()
     {
         string dir = Directory.CreateTempSubdirectory("rf-conv-").FullName;
         try
         {
-            MakeStore(dir);
+            CliHarness.MakeStore(dir);
             foreach (var (format, expected) in new[] { ("lerobot", Path.Combine(dir, "out", "lift_barrier_agent0")), ("rlds", Path.Combine(dir, "out", "lift_barrier_agent0", "1.0.0")) })
             {
                 string root = Path.Combine(dir, "out");
