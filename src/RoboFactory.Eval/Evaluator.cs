@@ -16,9 +16,12 @@ namespace RoboFactory.Eval;
 /// <param name="MaxSteps">control steps per episode (default: the task's max_episode_steps)</param>
 /// <param name="Videos">record MP4s of the first N episodes</param>
 /// <param name="OutRoot">results go to OutRoot/{policy}/{task}/{run}/</param>
+/// <param name="Protocol">when an episode ends and when success is read (see <see cref="EvalProtocols.Limits"/>)</param>
+/// <param name="PolicyCalls">upstream protocol: policy calls per episode (default 250)</param>
 public sealed record EvalOptions(
     string Task, int Episodes = 100, int SeedStart = 1000, int? MaxSteps = null, int Workers = 1, int Videos = 0,
-    string OutRoot = RunNames.DefaultEvalRoot, string? Run = null, string? ConfigFile = null, int VideoFps = 20, Shard? Shard = null);
+    string OutRoot = RunNames.DefaultEvalRoot, string? Run = null, string? ConfigFile = null, int VideoFps = 20, Shard? Shard = null,
+    EvalProtocol Protocol = EvalProtocol.RoboFactoryNet, int? PolicyCalls = null);
 
 /// <summary>One evaluated episode as written to results.json.</summary>
 /// <param name="Evaluation">the task's sub-conditions at success, else at the last step (null when no step was taken)</param>
@@ -42,8 +45,7 @@ public static class Evaluator
         if (o.Episodes <= 0) throw new ArgumentException($"--episodes must be positive, got {o.Episodes}");
         if (o.Workers <= 0) throw new ArgumentException($"--workers must be positive, got {o.Workers}");
         var (config, _) = TaskRegistry.Load(o.Task, o.ConfigFile);
-        int maxSteps = o.MaxSteps ?? config.MaxEpisodeSteps;
-        if (maxSteps <= 0) throw new ArgumentException($"--max-steps must be positive, got {maxSteps}");
+        EvalProtocols.Limits(o.Protocol, config, o.MaxSteps, o.PolicyCalls, null); // flags checked before any policy is loaded
         // positions in the seed list: all, or this shard's (k ≡ i mod n); videos go to the first --video positions of the whole list
         var positions = (o.Shard?.Positions(o.Episodes) ?? Enumerable.Range(0, o.Episodes)).ToList();
         if (positions.Count == 0) throw new ArgumentException($"--shard {o.Shard}: {o.Episodes} episode(s) leave no seed for this shard");
@@ -63,6 +65,8 @@ public static class Evaluator
                 envs.Add(env);
                 if (w == 0) policy.Validate(env, seeds);
             }
+            var limits = EvalProtocols.Limits(o.Protocol, config, o.MaxSteps, o.PolicyCalls, policies[0].ExecuteSteps);
+            int maxSteps = limits.MaxSteps;
             string policyName = policies[0].Name;
             string run = o.Run ?? RunNames.EvalRunStamp(DateTime.Now);
             string dir = RunNames.EvalRun(o.OutRoot, policyName, config.Name, run);
@@ -98,7 +102,7 @@ public static class Evaluator
                             if (first) { video.Write(VideoFrames.Compose(env, before)); first = false; }
                             video.Write(VideoFrames.Compose(env, result.Observation));
                         };
-                        r = policy.Run(env, seed, maxSteps, onStep, cancel);
+                        r = policy.Run(env, seed, limits, onStep, cancel);
                     }
                     catch (OperationCanceledException) { video?.Dispose(); break; }
                     catch (ExpertAbortedException e) { r = new EpisodeRun(seed, false, env.ElapsedSteps, e.Message, 0); }
@@ -129,6 +133,7 @@ public static class Evaluator
             {
                 ["task"] = config.Name, ["env_id"] = config.EnvId, ["policy"] = policyName, ["run"] = run,
                 ["seed_start"] = o.SeedStart, ["episodes_requested"] = o.Episodes, ["max_steps"] = maxSteps,
+                ["protocol"] = EvalProtocols.Name(o.Protocol), ["success_every"] = limits.SuccessEvery,
             };
             if (o.Shard is not null) header[ShardKey] = o.Shard.ToString();
             WriteResults(path, header, done.OrderBy(r => r.Seed).Select(EpisodeJson), summary);
@@ -228,7 +233,7 @@ public static class Evaluator
             shards.Add((f, json, Shard.Parse(tag) ?? throw new InputFormatException($"{f}: field '{ShardKey}' is empty")));
         }
         var first = shards[0];
-        string[] same = ["task", "env_id", "policy", "seed_start", "episodes_requested", "max_steps"];
+        string[] same = ["task", "env_id", "policy", "seed_start", "episodes_requested", "max_steps", "protocol", "success_every"];
         foreach (var (f, json, shard) in shards.Skip(1))
         {
             foreach (var key in same)

@@ -21,7 +21,9 @@ public sealed class LearnedPolicy : ClosedLoopPolicy
     private IReadOnlyList<IPolicyActor> Actors => loaded.Actors;
 
     private LearnedPolicy(string name, LoadedAgents loaded, IReadOnlyList<Agent> agents)
-        : base(name, agents.Cast<IAgentPolicy>().ToList(), needsImages: true) => (this.loaded, this.agents) = (loaded, agents);
+        : base(name, agents.Cast<IAgentPolicy>().ToList(), needsImages: true,
+            executeSteps: agents.Select(a => a.ExecuteSteps).Distinct().Count() == 1 ? agents[0].ExecuteSteps : null)
+        => (this.loaded, this.agents) = (loaded, agents);
 
     /// <summary>Policy calls so far, over all agents (with action chunks of K, about one per K steps per agent).</summary>
     public int Queries => agents.Sum(a => a.Queries);
@@ -95,6 +97,7 @@ public sealed class LearnedPolicy : ClosedLoopPolicy
     private sealed class Agent(IPolicyActor actor, int executeSteps) : IAgentPolicy
     {
         readonly Queue<double[]> pending = new();
+        public int ExecuteSteps => executeSteps;
         public int Queries { get; private set; }
         public int Calls => Queries;
 

@@ -26,18 +26,22 @@ public abstract class EvalPolicy : IDisposable
     public virtual bool NeedsImages => false;
     /// <summary>Checks, before any simulation, that the policy fits the task (action dim, views, statistics, seeds).</summary>
     public virtual void Validate(MultiAgentEnv env, IReadOnlyList<int> seeds) { }
-    public abstract EpisodeRun Run(MultiAgentEnv env, int seed, int maxSteps, StepCallback? onStep, CancellationToken cancel);
+    /// <summary>Actions executed per policy call when every agent executes the same number (chunked policies); else null.</summary>
+    public virtual int? ExecuteSteps => null;
+    public abstract EpisodeRun Run(MultiAgentEnv env, int seed, EpisodeLimits limits, StepCallback? onStep, CancellationToken cancel);
     public virtual void Dispose() { }
 }
 
-/// <summary>`--policy expert`: the task's scripted expert (a pipeline sanity check).</summary>
+/// <summary>`--policy expert`: the task's scripted expert (a pipeline sanity check). Its script decides when it ends, so
+/// of the limits only the step limit applies.</summary>
 public sealed class ExpertPolicy(string task) : EvalPolicy
 {
     private readonly TaskExpert expert = TaskRegistry.CreateExpert(task);
     public override string Name => "expert";
 
-    public override EpisodeRun Run(MultiAgentEnv env, int seed, int maxSteps, StepCallback? onStep, CancellationToken cancel)
+    public override EpisodeRun Run(MultiAgentEnv env, int seed, EpisodeLimits limits, StepCallback? onStep, CancellationToken cancel)
     {
+        int maxSteps = limits.MaxSteps;
         bool success = false;
         var outcome = expert.Run(env, seed, (before, actions, result) =>
         {
@@ -53,12 +57,15 @@ public sealed class ExpertPolicy(string task) : EvalPolicy
 /// <summary>
 /// Closed-loop execution of per-agent policies in lock-step: every step each agent acts from its own observation;
 /// actions are sanitised (non-finite values hold the current joint, targets clipped to the joint limits and the gripper
-/// to [−1, 1]) and counted. The episode succeeds as soon as the task reports success.
+/// to [−1, 1]) and counted. The episode succeeds at the first step where the task reports success and the limits read
+/// it (every step, or chunk ends under the upstream protocol).
 /// </summary>
-public class ClosedLoopPolicy(string name, IReadOnlyList<IAgentPolicy> agents, bool needsImages) : EvalPolicy
+/// <param name="executeSteps">actions each agent executes per call of its model (null: not a chunked policy)</param>
+public class ClosedLoopPolicy(string name, IReadOnlyList<IAgentPolicy> agents, bool needsImages, int? executeSteps = null) : EvalPolicy
 {
     public override string Name => name;
     public override bool NeedsImages => needsImages;
+    public override int? ExecuteSteps => executeSteps;
     protected IReadOnlyList<IAgentPolicy> Agents => agents;
 
     public override void Validate(MultiAgentEnv env, IReadOnlyList<int> seeds)
@@ -67,8 +74,9 @@ public class ClosedLoopPolicy(string name, IReadOnlyList<IAgentPolicy> agents, b
             throw new ArgumentException($"{env.Task.Name} has {env.AgentCount} agents but {agents.Count} policies were given");
     }
 
-    public override EpisodeRun Run(MultiAgentEnv env, int seed, int maxSteps, StepCallback? onStep, CancellationToken cancel)
+    public override EpisodeRun Run(MultiAgentEnv env, int seed, EpisodeLimits limits, StepCallback? onStep, CancellationToken cancel)
     {
+        int maxSteps = limits.MaxSteps;
         var obs = env.Reset(seed);
         foreach (var a in agents) a.Reset(seed);
         int clipped = 0;
@@ -90,11 +98,13 @@ public class ClosedLoopPolicy(string name, IReadOnlyList<IAgentPolicy> agents, b
             var result = env.Step(actions);
             onStep?.Invoke(obs, actions, result);
             obs = result.Observation;
-            if (result.Success) return Done(true, t + 1, null);
+            if (result.Success && limits.ReadsSuccessAfter(t + 1)) return Done(true, t + 1, null);
             if (result.Info.Unstable) return Done(false, t + 1, result.Info.FailureReason);
-            if (result.Truncated) return Done(false, t + 1, $"reached max_episode_steps ({env.Task.MaxEpisodeSteps})");
+            if (result.Truncated && limits.StopAtTaskLimit) return Done(false, t + 1, $"reached max_episode_steps ({env.Task.MaxEpisodeSteps})");
         }
-        return Done(false, maxSteps, $"not solved within --max-steps {maxSteps}");
+        return Done(false, maxSteps, limits.StopAtTaskLimit
+            ? $"not solved within --max-steps {maxSteps}"
+            : $"not solved at a chunk end within {maxSteps} steps ({maxSteps / limits.SuccessEvery} calls of {limits.SuccessEvery} actions)");
     }
 
     /// <summary>Makes an action safe to execute; returns how many values had to be changed.</summary>

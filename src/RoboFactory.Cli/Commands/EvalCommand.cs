@@ -23,7 +23,14 @@ public static class EvalCommand
         var checkpoints = new Option<string?>("--checkpoints") { Description = "trained policies: folder with one {Task}_Agent{i} checkpoint folder per agent (default checkpoints/{policy}; auto: checkpoints/openvla)" };
         var episodes = new Option<int>("--episodes") { Description = "Number of episodes (consecutive seeds)", DefaultValueFactory = _ => 100 };
         var seedStart = new Option<int>("--seed-start") { Description = "First seed (held-out seeds start at 1000; demos use 0..)", DefaultValueFactory = _ => 1000 };
-        var maxSteps = new Option<int?>("--max-steps") { Description = "Control steps per episode (default: the task's max_episode_steps)" };
+        var maxSteps = new Option<int?>("--max-steps") { Description = "Control steps per episode (default: the task's max_episode_steps; upstream protocol: --policy-calls × executed steps)" };
+        var protocol = new Option<string>("--protocol")
+        {
+            Description = "robofactory-net: stop at the task's max_episode_steps, success at any step (ManiSkill's rule) | upstream: RoboFactory's DP eval (eval_multi_dp.py): --policy-calls calls of one chunk each (the policy's --execute-steps, else 6), no max_episode_steps cap, success read only at chunk ends",
+            DefaultValueFactory = _ => "robofactory-net",
+        };
+        protocol.AcceptOnlyFromAmong([.. EvalProtocols.Names]);
+        var policyCalls = new Option<int?>("--policy-calls") { Description = $"--protocol upstream: policy calls per episode [default: {EvalProtocols.UpstreamPolicyCalls}]" };
         var workers = new Option<int>("--workers") { Description = "Parallel episodes", DefaultValueFactory = _ => 1 };
         var video = new Option<int>("--video") { Description = "Record MP4 videos of the first N episodes", DefaultValueFactory = _ => 0 };
         var outDir = new Option<string>("--out") { Description = "Results root", DefaultValueFactory = _ => RunNames.DefaultEvalRoot };
@@ -39,13 +46,14 @@ public static class EvalCommand
         var data = new Option<string>("--data") { Description = "replay: data folder holding zarr/{Task}_Agent{i}_{num}.zarr", DefaultValueFactory = _ => "data" };
         var shard = ShardOptions.Shard("writing results_shardIofN.json into the run folder (give every shard the same --run)");
         var shards = ShardOptions.Shards();
-        foreach (var o in new Option[] { policy, task, config, checkpoints, device, decoding, episodes, seedStart, maxSteps, workers, video, outDir, run, data, execute, shard, shards }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { policy, task, config, checkpoints, device, decoding, episodes, seedStart, maxSteps, protocol, policyCalls, workers, video, outDir, run, data, execute, shard, shards }) cmd.Options.Add(o);
         cmd.Subcommands.Add(BuildMerge());
         cmd.SetAction(r => CliErrors.Run(() =>
         {
             string taskName = r.GetValue(task)!;
             var options = new EvalOptions(taskName, r.GetValue(episodes), r.GetValue(seedStart), r.GetValue(maxSteps), r.GetValue(workers),
-                r.GetValue(video), r.GetValue(outDir)!, r.GetValue(run), r.GetValue(config), Shard: ShardOptions.Parse(r, shard, shards));
+                r.GetValue(video), r.GetValue(outDir)!, r.GetValue(run), r.GetValue(config), Shard: ShardOptions.Parse(r, shard, shards),
+                Protocol: EvalProtocols.Parse(r.GetValue(protocol)!), PolicyCalls: r.GetValue(policyCalls));
             int total = options.Shard?.Positions(options.Episodes).Count() ?? options.Episodes;
             Func<EvalPolicy> create = r.GetValue(policy) switch
             {
