@@ -91,12 +91,15 @@ public class TaskSuccessATests
         Assert.False(env.Logic.IsSuccess(env));
         Assert.Equal(["cube_a_on_goal"], Unmet(env));
 
-        // back inside, but agent 0 squeezes A between its fingers (1 mm into each face)
+        // back inside, but agent 0 closes its hand on A: a grasp by ManiSkill's rule needs the fingers to press (a
+        // contact force of 0.5 N or more along their closing direction), so the drive squeezes A for a few steps
         env.Data.SetMocapPose(goal, new Pose(tcp.P with { Z = 0.001 }, Quat.Identity));
         var fingers = env.Scene.Arms[0].QposAddress;
         env.Data.Qpos[fingers[7]] = 0.019;
         env.Data.Qpos[fingers[8]] = 0.019;
         env.Data.Forward();
+        var squeeze = Enumerable.Range(0, env.AgentCount).Select(i => env.ArmQpos(i).Take(7).Append(i == 0 ? -1.0 : 1.0).ToArray()).ToArray();
+        for (int t = 0; t < 5; t++) env.Step(squeeze);
         Assert.True(env.IsGrasping(0, "cubeA"));
         Assert.False(env.Logic.IsSuccess(env));
         Assert.Equal(["cube_a_released"], Unmet(env));

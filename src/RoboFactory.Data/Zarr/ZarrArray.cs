@@ -78,6 +78,11 @@ public sealed unsafe class ZarrArray<T> where T : unmanaged
     /// <summary>Reads rows [start, start + destination.Length / RowElements) into <paramref name="destination"/>.</summary>
     public void ReadRows(long start, Span<T> destination)
     {
+        if (RowElements == 0) // a trailing extent of 0 (shape [n, 0]): rows hold nothing, there is nothing to read
+        {
+            if (destination.Length != 0) throw new ArgumentException($"rows of {string.Join("×", Shape.Skip(1))} hold no elements; destination must be empty");
+            return;
+        }
         if (destination.Length % RowElements != 0)
             throw new ArgumentException($"destination length {destination.Length} is not a multiple of the row size {RowElements}");
         long count = destination.Length / RowElements;
@@ -99,6 +104,7 @@ public sealed unsafe class ZarrArray<T> where T : unmanaged
     /// <summary>Writes rows starting at <paramref name="start"/> (≤ Length), growing the array as needed.</summary>
     public void WriteRows(long start, ReadOnlySpan<T> rows)
     {
+        if (RowElements == 0) throw new ArgumentException($"rows of {string.Join("×", Shape.Skip(1))} hold no elements; nothing can be appended");
         if (rows.Length % RowElements != 0)
             throw new ArgumentException($"data length {rows.Length} is not a multiple of the row size {RowElements} (shape {string.Join("x", Shape)})");
         if (start < 0 || start > Length) throw new ArgumentOutOfRangeException(nameof(start));

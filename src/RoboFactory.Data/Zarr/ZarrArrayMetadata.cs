@@ -1,3 +1,4 @@
+using RoboFactory.Core.Errors;
 using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 
@@ -127,10 +128,10 @@ public sealed record ZarrArrayMetadata
             throw new ZarrFormatException(filePath, "(root)", $"is not valid JSON: {e.Message}");
         }
 
-        int format = Required(obj, "zarr_format", filePath).GetValue<int>();
+        int format = JsonInput.Value<int>(Required(obj, "zarr_format", filePath), filePath, "zarr_format");
         if (format != 2) throw new ZarrFormatException(filePath, "zarr_format", $"{format}; expected 2");
 
-        string? order = (string?)Required(obj, "order", filePath);
+        string order = JsonInput.Value<string>(Required(obj, "order", filePath), filePath, "order");
         if (order != "C")
             throw new ZarrFormatException(filePath, "order", $"'{order}' is not supported; expected 'C' (Fortran order is not implemented)");
 
@@ -138,21 +139,26 @@ public sealed record ZarrArrayMetadata
         if (filters is not null && !(filters is JsonArray fa && fa.Count == 0))
             throw new ZarrFormatException(filePath, "filters", $"{filters.ToJsonString()} is not supported; expected null");
 
-        var shape = ((JsonArray)Required(obj, "shape", filePath)).Select(n => n!.GetValue<long>()).ToArray();
-        var chunks = ((JsonArray)Required(obj, "chunks", filePath)).Select(n => n!.GetValue<int>()).ToArray();
+        var shape = JsonInput.Values<long>(Required(obj, "shape", filePath), filePath, "shape");
+        var chunks = JsonInput.Values<int>(Required(obj, "chunks", filePath), filePath, "chunks");
         if (shape.Length == 0)
             throw new ZarrFormatException(filePath, "shape", "0-d arrays are not supported; expected at least one dimension");
+        if (shape.Any(d => d < 0))
+            throw new ZarrFormatException(filePath, "shape", $"[{string.Join(",", shape)}] has a negative extent");
+        // the element count must fit a long (numpy's limit as well); later size arithmetic relies on it
+        try { _ = shape.Aggregate(1L, (a, d) => checked(a * d)); }
+        catch (OverflowException) { throw new ZarrFormatException(filePath, "shape", $"[{string.Join(",", shape)}] holds more than 2^63 elements"); }
         if (chunks.Length != shape.Length || chunks.Any(c => c <= 0))
             throw new ZarrFormatException(filePath, "chunks", $"[{string.Join(",", chunks)}] does not match shape rank {shape.Length}");
 
-        var dtype = ZarrDataType.Parse((string?)Required(obj, "dtype", filePath), filePath);
+        var dtype = ZarrDataType.Parse(JsonInput.Value<string>(Required(obj, "dtype", filePath), filePath, "dtype"), filePath);
         var compressor = ZarrCompressor.FromConfig(obj["compressor"], filePath);
 
         char sep = '.';
         bool writeSep = false;
         if (obj["dimension_separator"] is JsonNode sepNode)
         {
-            string? s = (string?)sepNode;
+            string s = JsonInput.Value<string>(sepNode, filePath, "dimension_separator");
             if (s is not ("." or "/"))
                 throw new ZarrFormatException(filePath, "dimension_separator", $"'{s}'; expected '.' or '/'");
             sep = s[0];

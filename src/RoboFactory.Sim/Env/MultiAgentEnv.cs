@@ -234,24 +234,41 @@ public sealed class MultiAgentEnv : IDisposable
         return (jp, jr);
     }
 
-    /// <summary>True when the object touches both fingers of the agent's gripper (a grasp, as ManiSkill's is_grasping approximates it).</summary>
+    /// <summary>ManiSkill's `is_grasping`: each finger of the agent's gripper presses the object with a net contact force of
+    /// at least <see cref="GraspMinForce"/> N within <see cref="GraspMaxAngleDegrees"/>° of the finger's closing
+    /// direction (a touch, or a finger resting against the object from the outside, is no grasp).</summary>
     public bool IsGrasping(int agent, string objectName)
     {
         int body = Scene.Object(objectName).Body;
         string p = SceneBuilder.AgentPrefix(agent);
-        int f1 = Scene.Model.Id(MjObject.Body, $"{p}finger1"), f2 = Scene.Model.Id(MjObject.Body, $"{p}finger2");
-        bool t1 = false, t2 = false;
+        int[] fingers = [Scene.Model.Id(MjObject.Body, $"{p}finger1"), Scene.Model.Id(MjObject.Body, $"{p}finger2")];
+        // finger 1 opens along the hand's +y and finger 2 along −y (PandaMjcf), so they close along −y and +y
+        var handY = Data.BodyQuat(fingers[0]).Rotate(Vec3.UnitY);
+        Vec3[] closing = [-handY, handY];
+        Span<Vec3> push = [Vec3.Zero, Vec3.Zero]; // net force each finger applies to the object
         for (int c = 0; c < Data.ContactCount; c++)
         {
             var con = Data.Contact(c);
             int b1 = Scene.Model.GeomBody(con.Geom1), b2 = Scene.Model.GeomBody(con.Geom2);
-            if (b1 != body && b2 != body) continue;
-            int other = b1 == body ? b2 : b1;
-            t1 |= other == f1;
-            t2 |= other == f2;
+            for (int f = 0; f < 2; f++)
+            {
+                if (b1 == fingers[f] && b2 == body) push[f] += Data.ContactForceOnGeom2(c);
+                else if (b2 == fingers[f] && b1 == body) push[f] -= Data.ContactForceOnGeom2(c);
+            }
         }
-        return t1 && t2;
+        for (int f = 0; f < 2; f++)
+        {
+            double force = push[f].Length;
+            if (force < GraspMinForce || push[f].Dot(closing[f]) < force * System.Math.Cos(GraspMaxAngleDegrees * System.Math.PI / 180)) return false;
+        }
+        return true;
     }
+
+    /// <summary>ManiSkill's `is_grasping` defaults (mani_skill/agents/robots/panda/panda.py): each finger presses the
+    /// object with at least this force …</summary>
+    public const double GraspMinForce = 0.5;
+    /// <summary>… within this angle of its closing direction.</summary>
+    public const double GraspMaxAngleDegrees = 85;
 
     /// <summary>64-bit hash of time, qpos, qvel and ctrl: equal hashes ⇒ (almost surely) identical states.</summary>
     public ulong StateHash()

@@ -75,6 +75,19 @@ public sealed unsafe class MjData : IDisposable
         return f[0];
     }
 
+    /// <summary>The force that contact <paramref name="i"/> applies to its geom2 (by geom1), in world coordinates: the
+    /// contact-frame force of mj_contactForce (normal, then the two tangents) mapped through the contact frame, whose
+    /// first row is the normal pointing from geom1 to geom2 (a repulsive normal force pushes geom2 along it).</summary>
+    public Vec3 ContactForceOnGeom2(int i)
+    {
+        if ((uint)i >= (uint)ContactCount) throw new ArgumentOutOfRangeException(nameof(i));
+        double* f = stackalloc double[6];
+        MuJoCoNative.mj_contactForce(Model.Ptr, Ptr, i, f);
+        byte* c = *(byte**)(P + MjLayout.Data_contact) + (long)i * MjLayout.SizeOf_mjContact;
+        double* r = (double*)(c + MjLayout.Contact_frame);
+        return new Vec3(f[0] * r[0] + f[1] * r[3] + f[2] * r[6], f[0] * r[1] + f[1] * r[4] + f[2] * r[7], f[0] * r[2] + f[1] * r[5] + f[2] * r[8]);
+    }
+
     /// <summary>Site Jacobians (3×nv each, row-major) at the current state (call Forward first if state changed).</summary>
     public void SiteJacobian(int site, Span<double> jacp, Span<double> jacr)
     {
