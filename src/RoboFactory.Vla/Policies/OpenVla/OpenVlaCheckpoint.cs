@@ -51,7 +51,10 @@ public sealed record VlaPolicyInfo
     public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, Json));
     public static VlaPolicyInfo Read(string path)
     {
-        var info = JsonSerializer.Deserialize<VlaPolicyInfo>(File.ReadAllText(path), Json) ?? throw new InputFormatException($"{path}: empty");
+        VlaPolicyInfo info;
+        // a field of the wrong type ("step": "x") is a JsonException naming its path ($.step): the file's fault
+        try { info = JsonSerializer.Deserialize<VlaPolicyInfo>(File.ReadAllText(path), Json) ?? throw new InputFormatException($"{path}: empty"); }
+        catch (JsonException e) { throw new InputFormatException(path, e.Path, $"not a valid policy.json ({e.Message.Split(" Path:")[0]})", e); }
         if (info.ActionChunk is < 1 or > TrainOptions.MaxActionChunk)
             throw new InputFormatException($"{path}: action_chunk is {info.ActionChunk}; expected 1..{TrainOptions.MaxActionChunk}");
         if ((info.ProprioQ01 is null) != (info.ProprioQ99 is null) || (info.ProprioQ01 is not null && info.ProprioQ01.Length != info.ProprioQ99!.Length))
