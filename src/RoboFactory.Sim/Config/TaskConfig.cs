@@ -33,7 +33,9 @@ public sealed record TaskConfig(
 
 /// <param name="ControlFreq">policy/controller rate (Hz); upstream uses 20</param>
 /// <param name="Substeps">physics steps per control step; timestep = 1 / (ControlFreq · Substeps)</param>
-public sealed record PhysicsConfig(int ControlFreq, int Substeps)
+/// <param name="NoslipIterations">MuJoCo's noslip solver iterations (0: off): removes the tangential creep of soft
+/// contacts, so a squeezed object does not slide out of a grasp</param>
+public sealed record PhysicsConfig(int ControlFreq, int Substeps, int NoslipIterations = 0)
 {
     public double ControlTimestep => 1.0 / ControlFreq;
     public double Timestep => 1.0 / (ControlFreq * Substeps);

@@ -20,8 +20,9 @@ public static class TaskConfigLoader
         string envId = root["env_id"].String();
         if (envId != TaskNames.EnvId(name))
             throw root["env_id"].Invalid($"expected '{TaskNames.EnvId(name)}' (the name '{name}' with the {TaskNames.EnvIdSuffix} suffix), got '{envId}'");
-        var physicsNode = root["physics"].AllowOnly("control_freq", "substeps");
-        var physics = new PhysicsConfig(physicsNode["control_freq"].PositiveInt(), physicsNode["substeps"].PositiveInt());
+        var physicsNode = root["physics"].AllowOnly("control_freq", "substeps", "noslip_iterations");
+        var physics = new PhysicsConfig(physicsNode["control_freq"].PositiveInt(), physicsNode["substeps"].PositiveInt(),
+            physicsNode.Optional("noslip_iterations")?.PositiveInt() ?? 0);
 
         var table = new TableConfig(new Vec3(-0.12, 0, -0.46), new Vec3(1.2, 1.5, 0.46));
         if (root.Optional("table") is { } t)

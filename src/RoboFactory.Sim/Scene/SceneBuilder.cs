@@ -52,7 +52,7 @@ public static class SceneBuilder
         return new XDocument(El("mujoco", A("model", task.Name),
             El("compiler", A("angle", "radian"), A("inertiafromgeom", "auto")),
             El("option", A("timestep", task.Physics.Timestep), A("integrator", "implicit"), A("cone", "elliptic"),
-                A("gravity", "0 0 -9.81")),
+                A("gravity", "0 0 -9.81"), A("noslip_iterations", task.Physics.NoslipIterations)),
             El("size", A("njmax", 3000), A("nconmax", 600)),
             // stiffer contacts than MuJoCo's default (0.02 s) so a 30 N grip squeezes a box by millimetres, not centimetres
             El("default", El("geom", A("solref", Nums(2 * task.Physics.Timestep, 1)), A("solimp", "0.95 0.99 0.001"))),
