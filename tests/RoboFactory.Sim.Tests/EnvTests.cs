@@ -115,10 +115,9 @@ public class EnvTests
         }
     }
 
-    [Fact]
-    public void GripperClosesOnABoxAndHoldsItWhenLifted()
+    /// <summary>The one-arm scene with its cube centred on the rest-pose TCP (0, 0, 0.17), on a kinematic pedestal.</summary>
+    static string CubeOnPedestal()
     {
-        // cube centred on the rest-pose TCP (0, 0, 0.17), supported by a kinematic pedestal
         const string pedestal = """
               - name: pedestal
                 kind: kinematic
@@ -126,8 +125,13 @@ public class EnvTests
                 geoms:
                   - {type: box, size: [0.015, 0.015, 0.075], pos: [0, 0, 0.075]}
             """;
-        string yaml = TestScenes.OneArmCube(cubeZ: 0.172).Replace("cameras:", pedestal.TrimEnd() + "\ncameras:");
-        using var env = TestScenes.Env(yaml);
+        return TestScenes.OneArmCube(cubeZ: 0.172).Replace("cameras:", pedestal.TrimEnd() + "\ncameras:");
+    }
+
+    [Fact]
+    public void GripperClosesOnABoxAndHoldsItWhenLifted()
+    {
+        using var env = TestScenes.Env(CubeOnPedestal());
         env.Reset(0);
         for (int t = 0; t < 10; t++) env.Step(Hold(env)); // settle
         for (int t = 0; t < 20; t++) env.Step(Hold(env, gripper: -1)); // close
@@ -151,14 +155,7 @@ public class EnvTests
     [Fact]
     public void NoslipIterations_AreParsed_AndAGraspOfUpstreamsCubeHolds()
     {
-        const string pedestal = """
-              - name: pedestal
-                kind: kinematic
-                pose: {p: [0, 0, 0]}
-                geoms:
-                  - {type: box, size: [0.015, 0.015, 0.075], pos: [0, 0, 0.075]}
-            """;
-        string yaml = TestScenes.OneArmCube(cubeZ: 0.172).Replace("cameras:", pedestal.TrimEnd() + "\ncameras:")
+        string yaml = CubeOnPedestal()
             .Replace("mass: 0.05", "mass: 0.064").Replace("friction: 0.5", "friction: 0.3")
             .Replace("physics: {control_freq: 20, substeps: 20}", "physics: {control_freq: 20, substeps: 20, noslip_iterations: 10}");
         Assert.Equal(10, RoboFactory.Sim.Config.TaskConfigLoader.Parse(yaml, "t.yaml").Physics.NoslipIterations);
