@@ -50,6 +50,7 @@ public sealed class BadInputTests : IDisposable
         { ["prepare", "--task", "LiftBarrier", "--num", "-3"], "--num" },
         { ["eval", "--policy", "expert", "--task", "LiftBarrier", "--episodes", "0"], "--episodes" },
         { ["bench", "nothing"], "nothing" },
+        { ["eval", "--policy", "expert", "--task", "LiftBarrier", "--protocol", "maniskill"], "maniskill" },
     };
 
     [Theory, MemberData(nameof(CommandLineErrors))]
@@ -61,6 +62,7 @@ public sealed class BadInputTests : IDisposable
         AssertUserError(["train", "--task", "LiftBarrier", "--full-finetune", "--lora"], "--full-finetune", "--lora");
         AssertUserError(["train", "--task", "LiftBarrier", "--resume", "--overwrite"], "--resume", "--overwrite");
         AssertUserError(["prepare", "--task", "LiftBarrier", "--resume", "--overwrite"], "--resume", "--overwrite");
+        AssertUserError(["eval", "--policy", "expert", "--task", "LiftBarrier", "--episodes", "1", "--policy-calls", "10", "--out", tmp["e"]], "--policy-calls");
     }
 
     [Fact]

@@ -45,6 +45,9 @@ public class CliTests
             ["eval", "--policy", "expert", "--task", "LiftBarrier-rf", "--episodes", "100", "--shard", "auto", "--shards", "4", "--run", "heldout"],
             ["eval", "merge", "eval_results/expert/LiftBarrier-rf/heldout"],
             ["bench", "train", "--ranks", "1,2"],
+            // issue 20: the upstream evaluation protocol
+            ["eval", "--policy", "openvla-oft", "--task", "LiftBarrier-rf", "--protocol", "upstream", "--policy-calls", "250", "--execute-steps", "6"],
+            ["eval", "--policy", "expert", "--task", "LiftBarrier-rf", "--protocol", "robofactory-net", "--max-steps", "222"],
         ];
         foreach (var line in lines)
             Assert.True(Root.Build().Parse(line).Errors.Count == 0, $"{string.Join(' ', line)}: {string.Join("; ", Root.Build().Parse(line).Errors.Select(e => e.Message))}");
