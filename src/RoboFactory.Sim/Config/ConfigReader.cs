@@ -32,6 +32,9 @@ public sealed class ConfigNode
         try { stream.Load(new StringReader(text)); }
         catch (YamlException e) { throw new ConfigException($"{file}:{e.Start.Line}: invalid YAML: {e.Message}"); }
         catch (InvalidOperationException e) { throw new ConfigException($"{file}: invalid YAML: {e.Message}"); }
+        // YamlDotNet reports some malformed input (empty or non-URI tags, events its representation model does not
+        // take) as ArgumentException; while loading a text, every such case is the text's fault (found by afl)
+        catch (ArgumentException e) { throw new ConfigException($"{file}: invalid YAML: {e.Message.Split(" (Parameter")[0]}"); }
         if (stream.Documents.Count == 0) throw new ConfigException($"{file}: empty document, expected a mapping");
         return new ConfigNode(file, "", stream.Documents[0].RootNode);
     }
