@@ -103,7 +103,11 @@ public sealed record ZlibCompressor(int Level = 1) : ZarrCompressor
         int total = 0;
         while (total < raw.Length)
         {
-            int n = s.Read(raw[total..]);
+            int n;
+            // zlib reports some corrupt streams as its internal ZLibException, an IOException, not InvalidDataException
+            // (found by afl); reading from memory, any IOException is the data's fault
+            try { n = s.Read(raw[total..]); }
+            catch (IOException e) { throw new InputFormatException($"compressed chunk is corrupt ({e.Message})", e); }
             if (n == 0) throw new InputFormatException($"compressed chunk holds {total} bytes, expected {raw.Length}");
             total += n;
         }
