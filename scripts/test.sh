@@ -10,15 +10,15 @@ rm -rf "$RESULTS"; mkdir -p "$RESULTS"
 dotnet build RoboFactory.sln -c Release -nologo -v q -clp:ErrorsOnly || { echo "0 passed, 1 failed"; exit 1; }
 
 status=0
-crashed=()
+declare -A exit_code
 for proj in tests/*/*.Tests.csproj; do
   name=$(basename "$proj" .csproj)
   echo "=== $name"
   dotnet test "$proj" -c Release --no-build -nologo \
       --logger "trx;LogFileName=$name.trx" --results-directory "$RESULTS" \
       --logger "console;verbosity=normal" "$@"
-  rc=$?
-  [ $rc -ne 0 ] && { status=1; crashed+=("$name:$rc"); }
+  exit_code[$name]=$?
+  [ "${exit_code[$name]}" -ne 0 ] && status=1
 done
 
 passed=0; failed=0
@@ -29,13 +29,10 @@ for trx in "$RESULTS"/*.trx; do
   t=$(echo "$c" | sed -n 's/.* total="\([0-9]*\)".*/\1/p')
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
   if [ "${t:-0}" -eq 0 ]; then echo "test: $(basename "$trx") ran no test" >&2; failed=$((failed + 1)); fi
-done
-# A test host that crashes (a native fault, a stack overflow) makes dotnet test fail while its trx lists no failed
-# test: count each such project as one failure so that the last line never reads "0 failed" for a failed run.
-for entry in "${crashed[@]}"; do
-  name=${entry%%:*}; rc=${entry##*:}
-  f=$(grep -o '<Counters [^>]*>' "$RESULTS/$name.trx" 2>/dev/null | head -1 | sed -n 's/.* failed="\([0-9]*\)".*/\1/p')
-  if [ "${f:-0}" -eq 0 ]; then
+  # A test host that crashes (a native fault, a stack overflow) makes dotnet test fail while its trx lists no failed
+  # test: count it as one failure so that the last line never reads "0 failed" for a failed run.
+  name=$(basename "$trx" .trx); rc=${exit_code[$name]:-0}
+  if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
     echo "test: $name exited $rc without a failed test (the test host crashed or aborted; see its output above)"
     failed=$((failed + 1))
   fi

@@ -29,16 +29,17 @@ public static class EvalProtocols
     /// <summary>RoboFactory's Diffusion Policy executes 6 of its 8 predicted actions per call.</summary>
     public const int UpstreamExecuteSteps = 6;
 
-    public static readonly IReadOnlyList<string> Names = ["robofactory-net", "upstream"];
+    /// <summary>The command-line and results.json name of each protocol: the one home of those names.</summary>
+    static readonly (EvalProtocol Protocol, string Name)[] Table = [(EvalProtocol.RoboFactoryNet, "robofactory-net"), (EvalProtocol.Upstream, "upstream")];
 
-    public static string Name(EvalProtocol p) => p == EvalProtocol.Upstream ? "upstream" : "robofactory-net";
+    public static readonly IReadOnlyList<string> Names = [.. Table.Select(t => t.Name)];
 
-    public static EvalProtocol Parse(string name) => name switch
-    {
-        "robofactory-net" => EvalProtocol.RoboFactoryNet,
-        "upstream" => EvalProtocol.Upstream,
-        _ => throw new ArgumentException($"--protocol {name}: expected one of {string.Join(", ", Names)}"),
-    };
+    public static string Name(EvalProtocol p) => Table.Single(t => t.Protocol == p).Name;
+
+    public static EvalProtocol Parse(string name) =>
+        Table.FirstOrDefault(t => t.Name == name) is { Name: not null } hit
+            ? hit.Protocol
+            : throw new ArgumentException($"--protocol {name}: expected one of {string.Join(", ", Names)}");
 
     /// <summary>The limits of <paramref name="protocol"/> for a task.</summary>
     /// <param name="maxSteps">--max-steps: overrides the step limit of either protocol</param>

@@ -57,10 +57,16 @@ public sealed unsafe class MjData : IDisposable
 
     public int ContactCount => *(int*)(P + MjLayout.Data_ncon);
 
-    public MjContact Contact(int i)
+    /// <summary>The i-th mjContact of mjData.contact (checked against ncon).</summary>
+    private byte* ContactAt(int i)
     {
         if ((uint)i >= (uint)ContactCount) throw new ArgumentOutOfRangeException(nameof(i));
-        byte* c = *(byte**)(P + MjLayout.Data_contact) + (long)i * MjLayout.SizeOf_mjContact;
+        return *(byte**)(P + MjLayout.Data_contact) + (long)i * MjLayout.SizeOf_mjContact;
+    }
+
+    public MjContact Contact(int i)
+    {
+        byte* c = ContactAt(i);
         double* pos = (double*)(c + MjLayout.Contact_pos), frame = (double*)(c + MjLayout.Contact_frame);
         return new MjContact(*(int*)(c + MjLayout.Contact_geom1), *(int*)(c + MjLayout.Contact_geom2),
             *(double*)(c + MjLayout.Contact_dist), new Vec3(pos[0], pos[1], pos[2]), new Vec3(frame[0], frame[1], frame[2]));
@@ -80,10 +86,9 @@ public sealed unsafe class MjData : IDisposable
     /// first row is the normal pointing from geom1 to geom2 (a repulsive normal force pushes geom2 along it).</summary>
     public Vec3 ContactForceOnGeom2(int i)
     {
-        if ((uint)i >= (uint)ContactCount) throw new ArgumentOutOfRangeException(nameof(i));
+        byte* c = ContactAt(i);
         double* f = stackalloc double[6];
         MuJoCoNative.mj_contactForce(Model.Ptr, Ptr, i, f);
-        byte* c = *(byte**)(P + MjLayout.Data_contact) + (long)i * MjLayout.SizeOf_mjContact;
         double* r = (double*)(c + MjLayout.Contact_frame);
         return new Vec3(f[0] * r[0] + f[1] * r[3] + f[2] * r[6], f[0] * r[1] + f[1] * r[4] + f[2] * r[7], f[0] * r[2] + f[1] * r[5] + f[2] * r[8]);
     }
