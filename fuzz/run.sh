@@ -18,7 +18,8 @@ mkdir -p "$WORK"
 # --- tools: afl++ from Debian, the SharpFuzz instrumenter as a local dotnet tool
 if ! command -v afl-fuzz >/dev/null; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get install -y -q afl++ >&2
+  # a fresh machine may have no package lists yet
+  $SUDO apt-get install -y -q afl++ >&2 || { $SUDO apt-get update -q >&2 && $SUDO apt-get install -y -q afl++ >&2; }
 fi
 if [ ! -x "$TOOLS/sharpfuzz" ]; then
   dotnet tool install SharpFuzz.CommandLine --version 2.3.0 --tool-path "$TOOLS" >&2

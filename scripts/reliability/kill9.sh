@@ -42,7 +42,7 @@ cmdline() {
     convert) echo "convert --task $TASK --data $WORK/data --out $out $([ "$again" = 1 ] && echo --overwrite)" ;;
     train)   if [ "$again" = 1 ] && [ -e "$out/latest" ]; then r=--resume; else r=--overwrite; fi
              echo "train --task $TASK --data $WORK/rlds/lift_barrier_agent0/1.0.0 --max-steps 24 --save-every 4 --keep 0 --batch-size 4 --val-every 0 --no-plots --logger jsonl --log-every 1 --out $out $r" ;;
-    eval)    echo "eval --policy expert --task $TASK --episodes 10 --workers 2 --out $out --run r" ;;
+    eval)    echo "eval --policy expert --task $TASK --episodes 20 --workers 2 --out $out --run r" ;;
   esac
 }
 
@@ -101,6 +101,13 @@ for c in "${CMDS[@]}"; do
         kill -9 -- -$pid 2>/dev/null; wait $pid 2>/dev/null
         landed=$((landed + 1)); again=1
         echo "  kill $landed: trial $trials at ${ms} ms"
+        # a killed eval leaves either no results.json or a complete one (written to a temporary name, then renamed)
+        if [ "$c" = eval ]; then
+          for r in $(find "$out" -name results.json 2>/dev/null); do
+            python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$r" 2>/dev/null \
+              || { echo "  kill $landed left a half-written $r"; status=1; }
+          done
+        fi
         continue
       fi
       wait $pid; rc=$?

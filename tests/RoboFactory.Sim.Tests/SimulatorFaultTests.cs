@@ -1,5 +1,6 @@
 using RoboFactory.Planning;
 using RoboFactory.Sim.Env;
+using RoboFactory.Sim.Scene;
 
 namespace RoboFactory.Sim.Tests;
 
@@ -28,8 +29,8 @@ public class SimulatorFaultTests
     {
         using var env = TaskRegistry.CreateEnv(task, new EnvOptions(RenderObservations: false));
         env.Reset(0);
-        // interpenetration at a speed past mjMAXVAL (1e10): the first dynamic object pushed into agent 0's base
-        var obj = env.Scene.Objects.FirstOrDefault(o => o.IsDynamic);
+        // interpenetration at a speed past mjMAXVAL (1e10): the first free object pushed into agent 0's base
+        var obj = env.Scene.Objects.FirstOrDefault(o => o.Motion == ObjectMotion.Free);
         var basePos = env.BasePose(0).P;
         if (obj is not null)
         {

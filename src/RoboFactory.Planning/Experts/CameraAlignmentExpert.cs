@@ -3,32 +3,36 @@ using RoboFactory.Sim.Math;
 namespace RoboFactory.Planning;
 
 /// <summary>
-/// CameraAlignment, as upstream: agents 0 and 1 go to the camera's two grips (each the one nearer its base) while
-/// agent 2 goes to the meat; they grasp, and all three lift together — the camera by 0.15 m, held level between
-/// the two arms and brought to the middle of their bases (so neither arm ends at the edge of its reach), the meat
-/// by 0.25 m — then hold.
+/// CameraAlignment, after upstream's `solutions/camera_alignment.py`: agents 0 and 1 bring their open hands to the
+/// camera rig's two ends (each the one nearer its base) while agent 2 goes to the meat; only agent 2 closes; all
+/// three lift together — the camera by <see cref="CameraLift"/>, carried on the open hands' lower fingers, the meat
+/// by <see cref="MeatLift"/> — then hold. Upstream's contact-point frames are not available: the hands come in
+/// pitched along the rig, fingers one below and one above each grip (<see cref="TaskExpert.TwoEndSupports"/>).
 /// </summary>
 public sealed class CameraAlignmentExpert : TaskExpert
 {
     public const double ApproachHeight = 0.08, CameraLift = 0.15, MeatLift = 0.25;
+    /// <summary>The open hands start this far back along their approach axis, then slide onto the rig's ends.</summary>
+    public const double SlideIn = 0.08;
+    /// <summary>The hands' pitch from vertical (rad), and the TCP's offset from a grip's centre toward the upper finger:
+    /// an open finger's pad is 0.04 m from the TCP and the 5 × 2.4 cm grip spans ±0.0235 m across the fingers at this
+    /// pitch, so the lower pad passes 4-5 mm from it.</summary>
+    public const double SupportPitch = 0.5, SupportOffset = 0.008;
 
     protected override void Solve(MotionExecutor ex)
     {
         var env = ex.Env;
-        var camera = env.ObjectPose("camera");
-        var grasps = new Pose[3];
-        TwoEndGrasps(ex, "camera").CopyTo(grasps, 0);
+        var supports = TwoEndSupports(ex, "camera", SupportPitch, SupportOffset);
         var meat = env.ObjectPose("meat");
-        var meatPoint = meat.Transform(env.Task.Object("meat").GraspPoints[0]);
-        grasps[2] = new Pose(meatPoint, TopDownGrasp(meat.Q.Rotate(Vec3.UnitY), ex.CommandedTcp(2).Q.Rotate(Vec3.UnitY)));
+        var meatGrasp = new Pose(meat.Transform(env.Task.Object("meat").GraspPoints[0]),
+            TopDownGrasp(meat.Q.Rotate(Vec3.UnitY), ex.CommandedTcp(2).Q.Rotate(Vec3.UnitY)));
 
-        ex.MoveTo(grasps.Select((g, i) => (i, Raised(g, ApproachHeight))).ToArray());
-        ex.MoveTo(grasps.Select((g, i) => (i, g)).ToArray());
-        ex.Gripper(close: true, 0, 1, 2);
-        var mid = (env.BasePose(0).P + env.BasePose(1).P) / 2;
-        var toMiddle = new Vec3(0, mid.Y - camera.P.Y, CameraLift); // along the line between the two bases
-        ex.MoveTo((0, grasps[0] with { P = grasps[0].P + toMiddle }), (1, grasps[1] with { P = grasps[1].P + toMiddle }),
-            (2, Raised(grasps[2], MeatLift)));
+        var outside = supports.Select(s => s with { P = s.P - s.Q.Rotate(Vec3.UnitZ) * SlideIn }).ToArray();
+        ex.MoveTo((0, Raised(outside[0], ApproachHeight)), (1, Raised(outside[1], ApproachHeight)), (2, Raised(meatGrasp, ApproachHeight)));
+        ex.MoveTo((0, outside[0]), (1, outside[1]), (2, meatGrasp));
+        ex.MoveTo((0, supports[0]), (1, supports[1]));
+        ex.Gripper(close: true, 2);
+        ex.MoveTo((0, Raised(supports[0], CameraLift)), (1, Raised(supports[1], CameraLift)), (2, Raised(meatGrasp, MeatLift)));
         ex.Hold(20);
     }
 

@@ -51,6 +51,36 @@ public abstract class TaskExpert
         return grasps;
     }
 
+    /// <summary>
+    /// Upstream's open-hand lift (CameraAlignment, TakePhoto: agents 0 and 1 lift the camera without closing their
+    /// grippers). Each of agents 0 and 1 takes the end of the object nearer its base (grasp point 1 or 2) between its
+    /// open fingers: the hand points down and inward along the object's axis, <paramref name="pitch"/> (rad) from
+    /// vertical, so the fingers lie one below-outside and one above-inside the end; the TCP sits
+    /// <paramref name="offset"/> from the end toward the upper finger. Lifting both hands carries the object in the
+    /// cradle of the two lower fingers' pads, which face up and inward. Returns each hand's TCP pose at its end.
+    /// </summary>
+    public static Pose[] TwoEndSupports(MotionExecutor ex, string objectName, double pitch, double offset)
+    {
+        var env = ex.Env;
+        var pose = env.ObjectPose(objectName);
+        var ends = env.Task.Object(objectName).GraspPoints.Skip(1).Take(2).Select(pose.Transform).ToArray();
+        var poses = new Pose[2];
+        for (int i = 0; i < 2; i++)
+        {
+            var basePos = env.BasePose(i).P;
+            var point = ends.OrderBy(p => (p - basePos).Length).First();
+            var inward = new Vec3(pose.P.X - point.X, pose.P.Y - point.Y, 0).Normalized();
+            double c = System.Math.Cos(pitch), s = System.Math.Sin(pitch);
+            var z = new Vec3(0, 0, -c) + inward * s;        // approach: down and inward
+            var up = Vec3.UnitZ * s + inward * c;           // from the lower finger to the upper one
+            var y = up.Dot(ex.CommandedTcp(i).Q.Rotate(Vec3.UnitY)) >= 0 ? up : -up; // the gripper is symmetric: less wrist turn
+            var x = y.Cross(z);
+            poses[i] = new Pose(point + up * offset, Quat.FromMatrix([x.X, y.X, z.X, x.Y, y.Y, z.Y, x.Z, y.Z, z.Z]));
+        }
+        if (poses[0].P == poses[1].P) throw new ExpertAbortedException($"both arms chose the same end of {objectName}");
+        return poses;
+    }
+
     /// <summary>Top-down grasp orientation: TCP z along world −z, fingers closing along the horizontal <paramref name="closingAxis"/>.</summary>
     public static Quat TopDownGrasp(Vec3 closingAxis, Vec3 preferY)
     {

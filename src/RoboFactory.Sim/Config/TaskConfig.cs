@@ -71,7 +71,19 @@ public sealed record ObjectConfig(
     double Friction,
     IReadOnlyList<GeomConfig> Geoms,
     IReadOnlyList<Vec3> GraspPoints,
-    XyAttachment? AttachXy = null);
+    XyAttachment? AttachXy = null,
+    ObjectJoint? Joint = null);
+
+public enum ObjectJointType { Slide, Hinge }
+
+/// <summary>
+/// A part of an articulated object (YAML `joint: {parent: NAME, type: slide|hinge, axis: [x, y, z], range: [lo, hi]}`),
+/// as upstream's URDF objects (PlaceFood's pot and its lid): the body hangs from an earlier object on one joint
+/// instead of moving freely; its <see cref="ObjectConfig.Pose"/> is in the parent's frame and the joint starts at 0.
+/// </summary>
+/// <param name="Range">joint limits (m for slide, rad for hinge); 0 must lie inside</param>
+/// <param name="Damping">joint damping (N·s/m or N·m·s/rad)</param>
+public sealed record ObjectJoint(string Parent, ObjectJointType Type, Vec3 Axis, double RangeLo, double RangeHi, double Damping);
 
 /// <summary>
 /// Places an object relative to another one drawn before it (YAML `attach_xy_to: {object: NAME, offset: [dx, dy]}`):

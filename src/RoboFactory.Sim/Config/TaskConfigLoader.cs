@@ -41,6 +41,9 @@ public static class TaskConfigLoader
         for (int k = 0; k < objects.Count; k++)
             if (objects[k].AttachXy is { } at && !objects.Take(k).Any(o => o.Name == at.Object))
                 throw root["objects"].Invalid($"object '{objects[k].Name}': attach_xy_to names '{at.Object}', which must be an object listed before it");
+        for (int k = 0; k < objects.Count; k++)
+            if (objects[k].Joint is { } j && !objects.Take(k).Any(o => o.Name == j.Parent))
+                throw root["objects"].Invalid($"object '{objects[k].Name}': joint.parent names '{j.Parent}', which must be an object listed before it");
 
         var cameras = root["cameras"].Items().Select(ReadCamera).ToList();
         Unique(cameras.Select(c => c.Name), root["cameras"], "camera");
@@ -77,7 +80,7 @@ public static class TaskConfigLoader
 
     private static ObjectConfig ReadObject(ConfigNode o)
     {
-        o.AllowOnly("name", "kind", "pose", "randomize", "mass", "friction", "geoms", "grasp_points", "attach_xy_to");
+        o.AllowOnly("name", "kind", "pose", "randomize", "mass", "friction", "geoms", "grasp_points", "attach_xy_to", "joint");
         string kindText = o["kind"].String();
         var kind = kindText switch
         {
@@ -106,7 +109,34 @@ public static class TaskConfigLoader
             var off = at.Optional("offset")?.Doubles(2) ?? [0, 0];
             attach = new XyAttachment(at["object"].String(), off[0], off[1]);
         }
-        return new ObjectConfig(o["name"].String(), kind, pose, randomP, randomYaw, mass, friction, geoms, grasp, attach);
+        ObjectJoint? joint = null;
+        if (o.Optional("joint") is { } jn)
+        {
+            if (kind != BodyKind.Dynamic) throw o["kind"].Invalid("an object on a joint must be 'dynamic' (it is simulated)");
+            if (o.Has("randomize") || o.Has("attach_xy_to"))
+                throw jn.Invalid("an object on a joint follows its parent: give neither randomize nor attach_xy_to");
+            joint = ReadJoint(jn);
+        }
+        return new ObjectConfig(o["name"].String(), kind, pose, randomP, randomYaw, mass, friction, geoms, grasp, attach, joint);
+    }
+
+    private static ObjectJoint ReadJoint(ConfigNode j)
+    {
+        j.AllowOnly("parent", "type", "axis", "range", "damping");
+        var type = j["type"].String() switch
+        {
+            "slide" => ObjectJointType.Slide,
+            "hinge" => ObjectJointType.Hinge,
+            _ => throw j["type"].Error("'slide' or 'hinge'"),
+        };
+        var axis = Vector(j["axis"]);
+        if (axis.Length < 1e-9) throw j["axis"].Error("a non-zero vector");
+        var range = j["range"].Doubles(2);
+        if (!(range[0] <= 0 && 0 <= range[1] && range[0] < range[1]))
+            throw j["range"].Error("[lo, hi] with lo ≤ 0 ≤ hi and lo < hi (the joint starts at 0)");
+        double damping = j.Optional("damping")?.Double() ?? 0;
+        if (damping < 0) throw j["damping"].Error("a number ≥ 0");
+        return new ObjectJoint(j["parent"].String(), type, axis.Normalized(), range[0], range[1], damping);
     }
 
     private static GeomConfig ReadGeom(ConfigNode g)

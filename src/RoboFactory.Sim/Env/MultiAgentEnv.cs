@@ -91,7 +91,8 @@ public sealed class MultiAgentEnv : IDisposable
             if (obj.AttachXy is { } at) p = new Vec3(drawn[at.Object].X + at.OffsetX, drawn[at.Object].Y + at.OffsetY, p.Z);
             drawn[obj.Name] = p;
             var q = obj.RandomYaw ? Quat.FromYaw(rng.NextDouble() * 2 * System.Math.PI) * obj.Pose.Q : obj.Pose.Q;
-            if (idx.IsDynamic)
+            if (idx.Motion == ObjectMotion.Jointed) qpos[idx.QposAddress] = 0; // rests where the YAML places it
+            else if (idx.Motion == ObjectMotion.Free)
             {
                 var a = idx.QposAddress;
                 qpos[a] = p.X; qpos[a + 1] = p.Y; qpos[a + 2] = p.Z;

@@ -14,8 +14,15 @@ public sealed record ArmIndex(
     int TcpSite,
     int[] BodyIds);         // link0..link7, hand, fingers (for contact queries)
 
+/// <summary>How an object moves: freely (a free joint, 7 qpos), on one joint of an articulated object (1 qpos),
+/// or kinematically (a mocap body, no qpos).</summary>
+public enum ObjectMotion { Free, Jointed, Mocap }
+
 /// <summary>Addresses of one object inside the compiled model.</summary>
-public sealed record ObjectIndex(string Name, int Body, int QposAddress, int DofAddress, bool IsDynamic, int MocapIndex);
+public sealed record ObjectIndex(string Name, int Body, int QposAddress, int DofAddress, ObjectMotion Motion, int MocapIndex)
+{
+    public bool IsDynamic => Motion != ObjectMotion.Mocap;
+}
 
 /// <summary>A task compiled to a MuJoCo model, with every id the environment needs looked up once.</summary>
 public sealed class CompiledScene : IDisposable
@@ -54,9 +61,11 @@ public sealed class CompiledScene : IDisposable
             if (o.Kind == BodyKind.Dynamic)
             {
                 int j = m.Id(MjObject.Joint, SceneBuilder.ObjectJointName(o.Name));
-                return new ObjectIndex(o.Name, body, m.JointQposAddress(j), m.JointDofAddress(j), true, -1);
+                return new ObjectIndex(o.Name, body, m.JointQposAddress(j), m.JointDofAddress(j),
+                    o.Joint is null ? ObjectMotion.Free : ObjectMotion.Jointed, -1);
             }
-            return new ObjectIndex(o.Name, body, -1, -1, false, mocap++); // mocap ids follow body order, as objects are added last
+            // mocap ids follow body order: objects are added last, and a jointed part is never a mocap body
+            return new ObjectIndex(o.Name, body, -1, -1, ObjectMotion.Mocap, mocap++);
         }).ToList();
     }
 

@@ -45,7 +45,15 @@ public static class SceneBuilder
             foreach (var a in PandaMjcf.Actuators(prefix)) actuators.Add(a);
         }
 
-        foreach (var obj in task.Objects) world.Add(ObjectBody(obj));
+        // a part on a joint is nested in its parent's body (listed before it, so already built)
+        var bodies = new Dictionary<string, XElement>();
+        foreach (var obj in task.Objects)
+        {
+            var body = ObjectBody(obj);
+            bodies[obj.Name] = body;
+            if (obj.Joint is { } j) bodies[j.Parent].Add(body);
+            else world.Add(body);
+        }
 
         double near = task.Cameras.Select(c => c.Near).Append(task.WristCamera.Near).Min();
         double far = task.Cameras.Select(c => c.Far).Append(task.WristCamera.Far).Max();
@@ -74,7 +82,10 @@ public static class SceneBuilder
         var body = El("body", A("name", obj.Name), A("pos", Vec(obj.Pose.P)), A("quat", Quat(obj.Pose.Q)));
         if (obj.Kind == BodyKind.Dynamic)
         {
-            body.Add(El("freejoint", A("name", ObjectJointName(obj.Name))));
+            if (obj.Joint is { } j)
+                body.Add(El("joint", A("name", ObjectJointName(obj.Name)), A("type", j.Type.ToString().ToLowerInvariant()),
+                    A("axis", Vec(j.Axis)), A("limited", "true"), A("range", Nums(j.RangeLo, j.RangeHi)), A("damping", j.Damping)));
+            else body.Add(El("freejoint", A("name", ObjectJointName(obj.Name))));
             var (center, inertia) = BoxInertia(obj);
             body.Add(El("inertial", A("pos", Vec(center)), A("mass", obj.Mass), A("diaginertia", Vec(inertia))));
         }
