@@ -19,6 +19,38 @@ public class ExpertTests(ITestOutputHelper output)
         }
         Assert.True(ok >= 9, $"{ok}/10 seeds solved");
     }
+
+    [Fact]
+    public void CameraAlignment_Agents0And1LiftTheCameraWithOpenHands()
+    {
+        using var env = TaskRegistry.CreateEnv("CameraAlignment", new EnvOptions(RenderObservations: false));
+        double minGripper01 = double.MaxValue, minGripper2 = double.MaxValue;
+        var r = TaskRegistry.CreateExpert("CameraAlignment").Run(env, 0, (_, actions, _) =>
+        {
+            minGripper01 = System.Math.Min(minGripper01, System.Math.Min(actions[0][7], actions[1][7]));
+            minGripper2 = System.Math.Min(minGripper2, actions[2][7]);
+        });
+        Assert.True(r.Success, r.FailureReason);
+        Assert.Equal(1.0, minGripper01);   // never closed, as upstream's solution
+        Assert.Equal(-1.0, minGripper2);   // the meat is grasped
+        Assert.Equal(0.001, env.Task.Object("camera").Mass); // upstream's 1 g camera
+        Assert.False(env.IsGrasping(0, "camera") || env.IsGrasping(1, "camera"));
+    }
+
+    [Fact]
+    public void PlaceFood_TheLidIsHeldUpOnItsJointWhileTheMeatGoesIn()
+    {
+        using var env = TaskRegistry.CreateEnv("PlaceFood", new EnvOptions(RenderObservations: false));
+        var lid = env.Scene.Object("lid");
+        double lidAtSuccess = double.NaN;
+        var r = TaskRegistry.CreateExpert("PlaceFood").Run(env, 0, (_, _, step) =>
+        {
+            if (step.Success && double.IsNaN(lidAtSuccess)) lidAtSuccess = env.Data.Qpos[lid.QposAddress];
+        });
+        Assert.True(r.Success, r.FailureReason);
+        Assert.InRange(lidAtSuccess, 0.25, 0.4); // raised about 0.3 m along its slide joint, as upstream's script
+        Assert.True(env.IsGrasping(1, "lid"), "agent 1 still holds the lid up at the end");
+    }
 }
 
 /// <summary>ThreeRobotsStackCube's release check of cube C: ours tests agent 2 (the arm that carries C), upstream's

@@ -203,4 +203,51 @@ public class TaskSuccessBTests
         Assert.Contains($"attach_xy_to names '{anchor}'", e.Message);
         Assert.Contains("camera_alignment.yaml", e.Message);
     }
+
+    [Fact]
+    public void ThePotLidSlidesOnItsJoint_RestsOnTheRim_AndFallsBackWhenLet_Go()
+    {
+        using var env = Create("PlaceFood");
+        var lid = env.Scene.Object("lid");
+        Assert.Equal(RoboFactory.Sim.Scene.ObjectMotion.Jointed, lid.Motion);
+        double rim = env.Task.Object("lid").Pose.P.Z;
+        for (int seed = 0; seed < 3; seed++)
+        {
+            env.Reset(seed);
+            var pot = env.ObjectPose("pot");
+            var l = env.ObjectPose("lid");
+            Assert.Equal(pot.P.X, l.P.X, 9);
+            Assert.Equal(pot.P.Y, l.P.Y, 9);
+            Assert.Equal(pot.P.Z + rim, l.P.Z, 9);
+            Assert.Equal(0, env.Data.Qpos[lid.QposAddress]);
+        }
+        env.Data.Qpos[lid.QposAddress] = 0.2; // lifted along the joint: straight up, nothing else moves
+        env.Data.Forward();
+        var up = env.ObjectPose("lid").P;
+        Assert.Equal(env.ObjectPose("pot").P.Z + rim + 0.2, up.Z, 9);
+        Assert.Equal(env.ObjectPose("pot").P.X, up.X, 9);
+        var hold = Enumerable.Range(0, env.AgentCount).Select(i => env.ArmQpos(i).Take(7).Append(1.0).ToArray()).ToArray();
+        for (int k = 0; k < 40; k++) env.Step(hold);
+        Assert.InRange(env.Data.Qpos[lid.QposAddress], -0.002, 0.002); // back on the rim, held by the joint's limit
+    }
+
+    [Theory]
+    [InlineData("joint: {parent: pot, type: slide, axis: [0, 0, 1], range: [0, 0.4], damping: 0.5}",
+        "joint: {parent: meat, type: slide, axis: [0, 0, 1], range: [0, 0.4]}", "joint.parent names 'meat'")]
+    [InlineData("joint: {parent: pot, type: slide, axis: [0, 0, 1], range: [0, 0.4], damping: 0.5}",
+        "joint: {parent: pot, type: slide, axis: [0, 0, 1], range: [0.1, 0.4]}", "the joint starts at 0")]
+    [InlineData("joint: {parent: pot, type: slide, axis: [0, 0, 1], range: [0, 0.4], damping: 0.5}",
+        "joint: {parent: pot, type: ball, axis: [0, 0, 1], range: [0, 0.4]}", "'slide' or 'hinge'")]
+    [InlineData("joint: {parent: pot, type: slide, axis: [0, 0, 1], range: [0, 0.4], damping: 0.5}",
+        "joint: {parent: pot, type: slide, axis: [0, 0, 0], range: [0, 0.4]}", "a non-zero vector")]
+    [InlineData("joint: {parent: pot, type: slide, axis: [0, 0, 1], range: [0, 0.4], damping: 0.5}",
+        "joint: {parent: pot, type: slide, axis: [0, 0, 1], range: [0, 0.4]}\n    randomize: {p: [0.1, 0, 0]}", "neither randomize nor attach_xy_to")]
+    public void AJointedObjectIsCheckedWhenLoaded(string from, string to, string expected)
+    {
+        string yaml = File.ReadAllText(TestScenes.RepoFile("configs", "table", "place_food.yaml"));
+        Assert.Contains(from, yaml);
+        var e = Assert.Throws<ConfigException>(() => TaskConfigLoader.Parse(yaml.Replace(from, to), "place_food.yaml"));
+        Assert.Contains(expected, e.Message);
+        Assert.Contains("place_food.yaml", e.Message);
+    }
 }
