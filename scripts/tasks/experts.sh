@@ -30,6 +30,6 @@ for t in "${TASKS[@]}"; do
 import json, sys
 d = json.load(open(sys.argv[1])); eps = d["episodes"]
 s = d["summary"]; wall = sum(e["wall_time_s"] for e in eps)
-print(f"| {sys.argv[2]} | {s['successes']}/{s['episodes']} | {s['mean_steps']:.1f} | {wall:.0f} s (episode sum) |")
+print(f"| {sys.argv[2]} | {s['successes']}/{s['episodes']} | {s['mean_steps']:.1f} | {wall:.0f} s |")
 PY
 done
