@@ -19,10 +19,7 @@ public sealed record ArmIndex(
 public enum ObjectMotion { Free, Jointed, Mocap }
 
 /// <summary>Addresses of one object inside the compiled model.</summary>
-public sealed record ObjectIndex(string Name, int Body, int QposAddress, int DofAddress, ObjectMotion Motion, int MocapIndex)
-{
-    public bool IsDynamic => Motion != ObjectMotion.Mocap;
-}
+public sealed record ObjectIndex(string Name, int Body, int QposAddress, int DofAddress, ObjectMotion Motion, int MocapIndex);
 
 /// <summary>A task compiled to a MuJoCo model, with every id the environment needs looked up once.</summary>
 public sealed class CompiledScene : IDisposable
