@@ -36,11 +36,11 @@ public static class QuickstartCommand
         public int? TrainSteps { get; init; }
         public int BatchSize { get; init; } = 8;
         /// <summary>
-        /// 56 px trains 1.5× faster than 84 px on a 2-core machine (12.9 vs 8.5 samples/s per agent, two agents at once),
-        /// and within the same budget solved more episodes on the selection seeds 2000–2049 (19/50 against 7/50;
-        /// docs/results.md, runs Q1 and Q3).
+        /// 84 px. 56 px trains 1.5× faster (12.9–13.6 vs 8.5 samples/s per agent, two agents at once) but did not solve
+        /// more held-out episodes in the same budget (10/50 on seeds 1000–1049; 84 px: 12/50 and 27/50; docs/results.md,
+        /// runs Q3 and Q4), and its run ends nearer the half-hour.
         /// </summary>
-        public int ImageSize { get; init; } = 56;
+        public int ImageSize { get; init; } = 84;
         /// <summary>
         /// Camera views per agent, in the order head, global, wrist. One (the agent's own head camera) trains 1.75×
         /// faster than three on a 2-core machine (16.1 vs 9.2 samples/s per agent, two agents at once); the
