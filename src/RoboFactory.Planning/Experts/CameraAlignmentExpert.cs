@@ -27,7 +27,7 @@ public sealed class CameraAlignmentExpert : TaskExpert
         var meatGrasp = new Pose(meat.Transform(env.Task.Object("meat").GraspPoints[0]),
             TopDownGrasp(meat.Q.Rotate(Vec3.UnitY), ex.CommandedTcp(2).Q.Rotate(Vec3.UnitY)));
 
-        var outside = supports.Select(s => s with { P = s.P - s.Q.Rotate(Vec3.UnitZ) * SlideIn }).ToArray();
+        var outside = BackedOff(supports, SlideIn);
         ex.MoveTo((0, Raised(outside[0], ApproachHeight)), (1, Raised(outside[1], ApproachHeight)), (2, Raised(meatGrasp, ApproachHeight)));
         ex.MoveTo((0, outside[0]), (1, outside[1]), (2, meatGrasp));
         ex.MoveTo((0, supports[0]), (1, supports[1]));
@@ -35,6 +35,4 @@ public sealed class CameraAlignmentExpert : TaskExpert
         ex.MoveTo((0, Raised(supports[0], CameraLift)), (1, Raised(supports[1], CameraLift)), (2, Raised(meatGrasp, MeatLift)));
         ex.Hold(20);
     }
-
-    private static Pose Raised(Pose p, double dz) => p with { P = p.P + new Vec3(0, 0, dz) };
 }

@@ -73,8 +73,4 @@ public sealed class LongPipelineDeliveryExpert : TaskExpert
         ex.MoveTo((agent, release));
         return release;
     }
-
-    private static Pose Raised(Pose p, double dz) => p with { P = p.P + new Vec3(0, 0, dz) };
-
-    private static Vec3 Planar(Vec3 v) => new Vec3(v.X, v.Y, 0).Normalized();
 }

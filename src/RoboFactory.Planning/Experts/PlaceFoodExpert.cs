@@ -52,8 +52,4 @@ public sealed class PlaceFoodExpert : TaskExpert
         ex.Gripper(close: false, 0);
         ex.Hold(10);
     }
-
-    private static Pose Raised(Pose p, double dz) => p with { P = p.P + new Vec3(0, 0, dz) };
-
-    private static Vec3 Planar(Vec3 v) => new Vec3(v.X, v.Y, 0).Normalized();
 }

@@ -24,7 +24,7 @@ public sealed class TakePhotoExpert : TaskExpert
         var meatGrasp = new Pose(meat.Transform(env.Task.Object("meat").GraspPoints[0]),
             TopDownGrasp(meat.Q.Rotate(Vec3.UnitY), ex.CommandedTcp(2).Q.Rotate(Vec3.UnitY)));
 
-        var outside = supports.Select(s => s with { P = s.P - s.Q.Rotate(Vec3.UnitZ) * CameraAlignmentExpert.SlideIn }).ToArray();
+        var outside = BackedOff(supports, CameraAlignmentExpert.SlideIn);
         ex.MoveTo((0, Raised(outside[0], ApproachHeight)), (1, Raised(outside[1], ApproachHeight)), (2, Raised(meatGrasp, MeatApproach)));
         ex.MoveTo((0, outside[0]), (1, outside[1]), (2, meatGrasp));
         ex.MoveTo((0, supports[0]), (1, supports[1]));
@@ -42,6 +42,4 @@ public sealed class TakePhotoExpert : TaskExpert
         ex.MoveTo((3, press));
         ex.Hold(20);
     }
-
-    private static Pose Raised(Pose p, double dz) => p with { P = p.P + new Vec3(0, 0, dz) };
 }

@@ -69,7 +69,7 @@ public abstract class TaskExpert
         {
             var basePos = env.BasePose(i).P;
             var point = ends.OrderBy(p => (p - basePos).Length).First();
-            var inward = new Vec3(pose.P.X - point.X, pose.P.Y - point.Y, 0).Normalized();
+            var inward = Planar(pose.P - point);
             double c = System.Math.Cos(pitch), s = System.Math.Sin(pitch);
             var z = new Vec3(0, 0, -c) + inward * s;        // approach: down and inward
             var up = Vec3.UnitZ * s + inward * c;           // from the lower finger to the upper one
@@ -80,6 +80,17 @@ public abstract class TaskExpert
         if (poses[0].P == poses[1].P) throw new ExpertAbortedException($"both arms chose the same end of {objectName}");
         return poses;
     }
+
+    /// <summary>The open hands' starting poses for <see cref="TwoEndSupports"/>: backed off <paramref name="distance"/>
+    /// along their approach axes, from where they slide onto the ends.</summary>
+    public static Pose[] BackedOff(IEnumerable<Pose> poses, double distance) =>
+        poses.Select(p => p with { P = p.P - p.Q.Rotate(Vec3.UnitZ) * distance }).ToArray();
+
+    /// <summary>The pose <paramref name="dz"/> higher, same orientation.</summary>
+    protected static Pose Raised(Pose p, double dz) => p with { P = p.P + new Vec3(0, 0, dz) };
+
+    /// <summary>The horizontal direction of <paramref name="v"/>, unit length.</summary>
+    protected static Vec3 Planar(Vec3 v) => new Vec3(v.X, v.Y, 0).Normalized();
 
     /// <summary>Top-down grasp orientation: TCP z along world −z, fingers closing along the horizontal <paramref name="closingAxis"/>.</summary>
     public static Quat TopDownGrasp(Vec3 closingAxis, Vec3 preferY)

@@ -47,8 +47,6 @@ public sealed class ThreeRobotsStackCubeExpert : TaskExpert
         return new Pose(box.P, TopDownGrasp(closing, preferY));
     }
 
-    private static Pose Raised(Pose p, double dz) => p with { P = p.P + new Vec3(0, 0, dz) };
-
     /// <summary>Brings the held cube to <paramref name="cubeTarget"/>, opens, and backs away toward the arm's base.</summary>
     private static void PlaceOn(MotionExecutor ex, int agent, string cube, Vec3 cubeTarget)
     {

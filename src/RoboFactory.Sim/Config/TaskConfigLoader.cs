@@ -38,12 +38,11 @@ public static class TaskConfigLoader
 
         var objects = root["objects"].Items().Select(ReadObject).ToList();
         Unique(objects.Select(o => o.Name), root["objects"], "object");
+        // attach_xy_to and joint.parent refer to an object placed before this one
         for (int k = 0; k < objects.Count; k++)
-            if (objects[k].AttachXy is { } at && !objects.Take(k).Any(o => o.Name == at.Object))
-                throw root["objects"].Invalid($"object '{objects[k].Name}': attach_xy_to names '{at.Object}', which must be an object listed before it");
-        for (int k = 0; k < objects.Count; k++)
-            if (objects[k].Joint is { } j && !objects.Take(k).Any(o => o.Name == j.Parent))
-                throw root["objects"].Invalid($"object '{objects[k].Name}': joint.parent names '{j.Parent}', which must be an object listed before it");
+            foreach (var (key, other) in new[] { ("attach_xy_to", objects[k].AttachXy?.Object), ("joint.parent", objects[k].Joint?.Parent) })
+                if (other is not null && !objects.Take(k).Any(o => o.Name == other))
+                    throw root["objects"].Invalid($"object '{objects[k].Name}': {key} names '{other}', which must be an object listed before it");
 
         var cameras = root["cameras"].Items().Select(ReadCamera).ToList();
         Unique(cameras.Select(c => c.Name), root["cameras"], "camera");
