@@ -79,6 +79,17 @@ public static class ModelBench
                 var t = Enumerable.Range(0, repeats).Select(_ => Time(f)).Order().ToArray();
                 result.Add(($"{(dtype == ScalarType.BFloat16 ? "bf16" : "fp32")} {name}", bytes / t[t.Length / 2] / 1e9));
             }
+            if (dtype == ScalarType.BFloat16 && CpuLinear.GemvSupported)
+            {
+                // what the model runs for one row: our GEMV (CpuLinear), on the same weight
+                using var noGrad = torch.no_grad();
+                var lin = torch.nn.Linear(w.shape[1], w.shape[0], hasBias: false, dtype: dtype);
+                lin.weight!.copy_(w);
+                Action ours = () => CpuLinear.Forward(lin, x).Dispose();
+                ours();
+                var t = Enumerable.Range(0, repeats).Select(_ => Time(ours)).Order().ToArray();
+                result.Add(("bf16 CpuLinear GEMV (ours)", bytes / t[t.Length / 2] / 1e9));
+            }
         }
         return result;
     }
@@ -101,8 +112,32 @@ public static class ModelBench
         return ids;
     }
 
-    /// <summary>(prefill seconds, mean decode seconds per token, sequence length) for K views.</summary>
-    public static (double Prefill, double DecodePerToken, long SeqLen) MeasureInference(OpenVlaForActionPrediction m, int views, int promptLen, int decodeTokens)
+    /// <summary>A persistent 1 GiB fp32 tensor whose sum times the read bandwidth now (one pass, all threads).</summary>
+    public sealed class BandwidthProbe : IDisposable
+    {
+        readonly Tensor x = torch.ones(256L * 1024 * 1024, dtype: ScalarType.Float32).DetachFromDisposeScope();
+        public BandwidthProbe() => x.sum().Dispose();
+        public double GBs() => x.NumberOfElements * 4.0 / Time(() => x.sum().Dispose()) / 1e9;
+        public void Dispose() => x.Dispose();
+    }
+
+    /// <summary>Seconds of each decode step, and the read bandwidth just before each (empty without a probe).</summary>
+    public sealed record DecodeTimes(IReadOnlyList<double> Seconds, IReadOnlyList<double> BandwidthGBs)
+    {
+        public double Mean => Seconds.Count > 0 ? Seconds.Average() : 0;
+        /// <summary>Median over the steps of (seconds) / (<paramref name="bytes"/> at the bandwidth just before).</summary>
+        public double MedianRatio(double bytes) =>
+            Seconds.Zip(BandwidthGBs, (t, bw) => t / (bytes / (bw * 1e9))).Order().ElementAt(Seconds.Count / 2);
+    }
+
+    /// <summary>
+    /// Prefill seconds, the decode steps and the sequence length for K views. With <paramref name="alsoLibtorch"/> the
+    /// same cache then decodes as many tokens again with libtorch's one-row F.linear instead of our GEMV. With a
+    /// <paramref name="probe"/> the read bandwidth is measured just before every decode step (this machine's varies
+    /// by up to 2× within a minute).
+    /// </summary>
+    public static (double Prefill, DecodeTimes Decode, DecodeTimes? Libtorch, long SeqLen) MeasureInference(
+        OpenVlaForActionPrediction m, int views, int promptLen, int decodeTokens, bool alsoLibtorch = false, BandwidthProbe? probe = null)
     {
         using var noGrad = torch.no_grad();
         using var scope = NewDisposeScope();
@@ -118,18 +153,33 @@ public static class ModelBench
             logits[0, -1].argmax().item<long>();
         });
         long seq = cache.Length;
-        double decode = 0;
-        for (int i = 0; i < decodeTokens; i++)
+        DecodeTimes Decode()
         {
-            long next = logits[0, -1].argmax().item<long>();
-            decode += Time(() =>
+            var seconds = new List<double>();
+            var bandwidth = new List<double>();
+            for (int i = 0; i < decodeTokens; i++)
             {
-                var tok = torch.tensor(new[] { next }).reshape(1, 1);
-                logits = m.LanguageModel.forward(m.LanguageModel.Model.EmbedTokens.forward(tok), null, cache, lastOnly: true);
-                logits[0, -1].argmax().item<long>();
-            });
+                long next = logits[0, -1].argmax().item<long>();
+                if (probe is not null) bandwidth.Add(probe.GBs());
+                seconds.Add(Time(() =>
+                {
+                    var tok = torch.tensor(new[] { next }).reshape(1, 1);
+                    logits = m.LanguageModel.forward(m.LanguageModel.Model.EmbedTokens.forward(tok), null, cache, lastOnly: true);
+                    logits[0, -1].argmax().item<long>();
+                }));
+            }
+            return new DecodeTimes(seconds, bandwidth);
         }
-        return (prefill, decodeTokens > 0 ? decode / decodeTokens : 0, seq);
+        var ours = Decode();
+        DecodeTimes? libtorch = null;
+        if (alsoLibtorch)
+        {
+            bool saved = CpuLinear.GemvEnabled;
+            CpuLinear.GemvEnabled = false;
+            try { libtorch = Decode(); }
+            finally { CpuLinear.GemvEnabled = saved; }
+        }
+        return (prefill, ours, libtorch, seq);
     }
 
     /// <summary>
@@ -204,8 +254,8 @@ public static class ModelBench
                 var pre = new List<double>(); var dec = new List<double>();
                 for (int r = 0; r < repeats; r++)
                 {
-                    var (p, d, _) = MeasureInference(tiny, views, promptLen, decodeTokens);
-                    pre.Add(p * 1000); dec.Add(d * 1000);
+                    var (p, d, _, _) = MeasureInference(tiny, views, promptLen, decodeTokens);
+                    pre.Add(p * 1000); dec.Add(d.Mean * 1000);
                 }
                 timings.Add(new Timing($"tiny fp32 prefill, {views} view(s)", pre, "ms"));
                 timings.Add(new Timing($"tiny fp32 decode per token, {views} view(s)", dec, "ms"));
@@ -223,22 +273,45 @@ public static class ModelBench
             var oft7b = policyCalls ? new OpenVlaOftModel(m, actionDim, actionDim) : null; // + the 168 M-parameter fp32 head
             oft7b?.eval();
             long total = ParameterShapes.Total(c);
-            long llm = ParameterShapes.Summary(c).First(x => x.Component == "llm").Params;
+            // a decode step reads every LLM weight once except the embedding table (one row of it)
+            long llm = ParameterShapes.Summary(c).First(x => x.Component == "llm").Params - (long)c.Text.VocabSize * c.Text.HiddenSize;
+            // The compute bound takes the faster of the two GEMMs: bf16 layers compute in fp32 where that is faster.
+            double best = Math.Max(gflops, fp32);
+            string rate = gflops >= fp32 ? "bf16" : "fp32";
+            using var probe = new BandwidthProbe();
+            log.WriteLine($"bf16 layers with several rows compute in {(CpuLinear.Fp32ForBf16 ? "fp32" : "bf16")} ({CpuLinear.Bf16Compute}); one-row layers: {(CpuLinear.GemvEnabled && CpuLinear.GemvSupported ? "our GEMV" : "libtorch")}");
             foreach (int views in new[] { 1, 3 })
             {
-                var pre = new List<double>(); var dec = new List<double>();
+                var pre = new List<double>(); var dec = new List<double>(); var decTorch = new List<double>();
+                var steps = new DecodeTimes([], []); var stepsTorch = new DecodeTimes([], []);
                 long seq = 0;
                 for (int r = 0; r < Math.Max(1, repeats / 3); r++)
                 {
-                    var (p, d, s) = MeasureInference(m, views, promptLen, decodeTokens);
-                    pre.Add(p); dec.Add(d); seq = s;
-                    log.WriteLine(FormattableString.Invariant($"  7b {views} view(s): prefill {p:0.00} s ({s} tokens), decode {d:0.000} s/token"));
+                    bool compare = CpuLinear.GemvEnabled && CpuLinear.GemvSupported;
+                    var (p, d, dt, s) = MeasureInference(m, views, promptLen, decodeTokens, alsoLibtorch: compare, probe: probe);
+                    pre.Add(p); dec.Add(d.Mean); seq = s;
+                    steps = new DecodeTimes([.. steps.Seconds, .. d.Seconds], [.. steps.BandwidthGBs, .. d.BandwidthGBs]);
+                    log.WriteLine(FormattableString.Invariant($"  7b {views} view(s): prefill {p:0.00} s ({s} tokens), decode {d.Mean:0.000} s/token = {d.MedianRatio(llm * 2.0):0.00}× its bound (bandwidth before each step {d.BandwidthGBs.Min():0.0}–{d.BandwidthGBs.Max():0.0} GB/s)"));
+                    if (dt is not null)
+                    {
+                        decTorch.Add(dt.Mean);
+                        stepsTorch = new DecodeTimes([.. stepsTorch.Seconds, .. dt.Seconds], [.. stepsTorch.BandwidthGBs, .. dt.BandwidthGBs]);
+                        log.WriteLine(FormattableString.Invariant($"  7b {views} view(s): the same decode with libtorch's one-row F.linear {dt.Mean:0.000} s/token = {dt.MedianRatio(llm * 2.0):0.00}× its bound ({dt.Mean / d.Mean:0.00}× ours)"));
+                    }
                 }
                 var tp = new Timing($"openvla-7b bf16 prefill, {views} view(s), {seq} tokens", pre, "s");
                 var td = new Timing($"openvla-7b bf16 decode per token, {views} view(s)", dec, "s");
                 timings.Add(tp); timings.Add(td);
-                limits.Add(($"prefill {views} view(s)", tp.Median, 2.0 * total * seq / (gflops * 1e9), "compute: 2·params·tokens at bf16 matmul rate"));
-                limits.Add(($"decode {views} view(s)", td.Median, llm * 2.0 / (gbs * 1e9), "memory: LLM weight bytes at read bandwidth"));
+                if (decTorch.Count > 0) timings.Add(new Timing($"openvla-7b bf16 decode per token, {views} view(s), libtorch F.linear", decTorch, "s"));
+                limits.Add(($"prefill {views} view(s)", tp.Median, 2.0 * total * seq / (best * 1e9), $"compute: 2·params·tokens at the {rate} matmul rate"));
+                double median = steps.Seconds.Order().ElementAt(steps.Seconds.Count / 2);
+                limits.Add(($"decode {views} view(s)", median, median / steps.MedianRatio(llm * 2.0),
+                    FormattableString.Invariant($"memory: LLM weight bytes at the read bandwidth measured before each step, median of {steps.Seconds.Count} steps' ratios; bandwidth {steps.BandwidthGBs.Min():0.0}–{steps.BandwidthGBs.Max():0.0} GB/s")));
+                if (stepsTorch.Seconds.Count > 0)
+                {
+                    double mt = stepsTorch.Seconds.Order().ElementAt(stepsTorch.Seconds.Count / 2);
+                    limits.Add(($"decode {views} view(s), libtorch linear", mt, mt / stepsTorch.MedianRatio(llm * 2.0), "the same, with libtorch's one-row F.linear"));
+                }
                 if (policyCalls) MeasurePolicyCalls(oft7b!, "openvla-7b bf16", "s", views, promptLen, 1, TokenCalls(pre, dec), chunk, timings, log);
             }
         }

@@ -1,3 +1,4 @@
+using RoboFactory.Vla.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -100,9 +101,9 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        if (ActiveAdapter is not string name) return base_layer.forward(x);
+        if (ActiveAdapter is not string name) return CpuLinear.Forward(base_layer, x);
         using var scope = NewDisposeScope();
-        var y = base_layer.forward(x);
+        var y = CpuLinear.Forward(base_layer, x);
         var (s, p) = settings[name];
         var h = p > 0 && training ? F.dropout(x, p, true) : x;
         var d = F.linear(F.linear(h, A(name).to(x.dtype)), B(name).to(x.dtype));

@@ -9,34 +9,59 @@ namespace RoboFactory.Vla.Model;
 #pragma warning disable IDE1006 // field names are checkpoint keys
 
 /// <summary>
-/// Per-layer key/value cache, [B, heads, S, head_dim] each. Tensors are owned here (detached from dispose scopes);
-/// disposing the cache frees them.
+/// Per-layer key/value cache, [B, heads, S, head_dim] each, for inference. Each layer's keys and values live in a
+/// buffer with room to spare, so a decode step writes one position in place: no copy of the cache and no fresh
+/// allocation per step (on the CPU a fresh buffer costs its page faults, as much as the attention itself).
+/// Tensors are owned here (detached from dispose scopes); disposing the cache frees them.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
+    /// <summary>Spare positions allocated past a prefill: room for an action's decode steps without regrowing.</summary>
+    public const int Headroom = 64;
+
     readonly Tensor?[] keys;
     readonly Tensor?[] values;
+    readonly long[] lengths;
 
-    public KvCache(int layers) { keys = new Tensor?[layers]; values = new Tensor?[layers]; }
+    public KvCache(int layers) { keys = new Tensor?[layers]; values = new Tensor?[layers]; lengths = new long[layers]; }
 
     /// <summary>Number of positions already cached (the next token's position).</summary>
-    public long Length => keys[0]?.shape[2] ?? 0;
+    public long Length => lengths[0];
 
-    /// <summary>Appends the new k/v of one layer; returns the full k/v for attention.</summary>
+    /// <summary>Appends the new k/v of one layer; returns views of the full k/v for attention.</summary>
     internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
     {
-        Tensor nk, nv;
-        if (keys[layer] is null) { nk = k.alias(); nv = v.alias(); }
-        else { nk = torch.cat([keys[layer]!, k], 2); nv = torch.cat([values[layer]!, v], 2); }
-        keys[layer]?.Dispose(); values[layer]?.Dispose();
-        keys[layer] = nk.DetachFromDisposeScope();
-        values[layer] = nv.DetachFromDisposeScope();
-        return (keys[layer]!, values[layer]!);
+        if (k.requires_grad || v.requires_grad) throw new InvalidOperationException("the KV cache is for inference: run it under torch.no_grad()");
+        long len = lengths[layer], t = k.shape[2];
+        if (keys[layer] is null || len + t > keys[layer]!.shape[2])
+        {
+            long capacity = keys[layer] is null ? t + Headroom : Math.Max(2 * keys[layer]!.shape[2], len + t + Headroom);
+            keys[layer] = Grow(keys[layer], k, len, capacity);
+            values[layer] = Grow(values[layer], v, len, capacity);
+        }
+        using (var kd = keys[layer]!.narrow(2, len, t)) kd.copy_(k);
+        using (var vd = values[layer]!.narrow(2, len, t)) vd.copy_(v);
+        lengths[layer] = len + t;
+        return (keys[layer]!.narrow(2, 0, len + t), values[layer]!.narrow(2, 0, len + t));
+    }
+
+    /// <summary>A layer's whole buffers [B, heads, capacity, head_dim] and the number of positions filled.</summary>
+    internal (Tensor K, Tensor V, long Length) Buffers(int layer) => (keys[layer]!, values[layer]!, lengths[layer]);
+
+    static Tensor Grow(Tensor? old, Tensor like, long len, long capacity)
+    {
+        var buffer = torch.empty(like.shape[0], like.shape[1], capacity, like.shape[3], like.dtype, like.device).DetachFromDisposeScope();
+        if (old is not null)
+        {
+            using (var kept = buffer.narrow(2, 0, len)) using (var src = old.narrow(2, 0, len)) kept.copy_(src);
+            old.Dispose();
+        }
+        return buffer;
     }
 
     public void Dispose()
     {
-        for (int i = 0; i < keys.Length; i++) { keys[i]?.Dispose(); values[i]?.Dispose(); keys[i] = values[i] = null; }
+        for (int i = 0; i < keys.Length; i++) { keys[i]?.Dispose(); values[i]?.Dispose(); keys[i] = values[i] = null; lengths[i] = 0; }
     }
 }
 
@@ -83,7 +108,7 @@ public sealed class LlamaMLP : VlaModule1
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+        return CpuLinear.Forward(down_proj, F.silu(CpuLinear.Forward(gate_proj, x)) * CpuLinear.Forward(up_proj, x)).MoveToOuterDisposeScope();
     }
 }
 
@@ -115,24 +140,49 @@ public sealed class LlamaAttention : VlaModule
         return torch.cat([-x[.., .., .., (int)half..], x[.., .., .., ..(int)half]], -1);
     }
 
+    /// <summary>
+    /// One query that sees every key (a decode step). From a bf16 cache on the CPU: <see cref="CpuKernels"/>'s loop
+    /// straight over the cache buffers (libtorch's attention for one bf16 query copies the keys first and runs several
+    /// times slower). Elsewhere HF's eager attention: scores in the activation dtype, softmax in fp32.
+    /// </summary>
+    static unsafe Tensor LastQueryAttention(Tensor q, Tensor k, Tensor v, KvCache? cache, int layer)
+    {
+        using var scope = NewDisposeScope();
+        if (cache is not null && q.dtype == ScalarType.BFloat16 && q.device_type == DeviceType.CPU && CpuKernels.Supported
+            && q.shape[0] == 1)
+        {
+            var (kb, vb, len) = cache.Buffers(layer);
+            int heads = (int)q.shape[1], d = (int)q.shape[^1];
+            var qc = q.contiguous();
+            var output = torch.empty(q.shape, ScalarType.BFloat16);
+            fixed (byte* qp = qc.bytes, kp = kb.bytes, vp = vb.bytes, op = output.bytes)
+                CpuKernels.LastQueryAttention((ushort*)qp, (ushort*)kp, (ushort*)vp, (ushort*)op, heads, kb.shape[2], (int)len, d, (float)(1.0 / Math.Sqrt(d)));
+            return output.MoveToOuterDisposeScope();
+        }
+        using Scalar scale = 1.0 / Math.Sqrt(q.shape[^1]); // explicit Scalar (see TensorMath)
+        var scores = torch.matmul(q, k.transpose(2, 3)).to(ScalarType.Float32).mul_(scale);
+        return torch.matmul(torch.softmax(scores, -1).to(q.dtype), v).MoveToOuterDisposeScope();
+    }
+
     /// <param name="x">[B,T,H]</param>
     /// <param name="cos">[T,hd] in the activation dtype (HF: fp32 then cast)</param>
-    /// <param name="mask">null for plain causal self-attention without a cache; else a bool [B|1,1,T,S] (true = attend)</param>
+    /// <param name="mask">null for causal self-attention whose last query is the last key (without a cache, a prefill
+    /// into an empty cache, or one decode step that sees every cached key); else a bool [B|1,1,T,S] (true = attend)</param>
     public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = q_proj.forward(x).view(b, t, numHeads, headDim).transpose(1, 2);
-        var k = k_proj.forward(x).view(b, t, numHeads, headDim).transpose(1, 2);
-        var v = v_proj.forward(x).view(b, t, numHeads, headDim).transpose(1, 2);
+        var q = CpuLinear.Forward(q_proj, x).view(b, t, numHeads, headDim).transpose(1, 2);
+        var k = CpuLinear.Forward(k_proj, x).view(b, t, numHeads, headDim).transpose(1, 2);
+        var v = CpuLinear.Forward(v_proj, x).view(b, t, numHeads, headDim).transpose(1, 2);
         // HF "rotate_half" RoPE: pairs (i, i+hd/2).
         q = TensorMath.Add(q * cos, RotateHalf(q) * sin);
         k = TensorMath.Add(k * cos, RotateHalf(k) * sin);
         if (cache is not null) (k, v) = cache.Append(layer, k, v);
-        var a = mask is null
-            ? F.scaled_dot_product_attention(q, k, v, is_casual: true)
-            : F.scaled_dot_product_attention(q, k, v, attn_mask: mask);
-        return o_proj.forward(a.transpose(1, 2).reshape(b, t, numHeads * headDim)).MoveToOuterDisposeScope();
+        var a = mask is not null ? F.scaled_dot_product_attention(q, k, v, attn_mask: mask)
+            : t == 1 ? LastQueryAttention(q, k, v, cache, layer)
+            : F.scaled_dot_product_attention(q, k, v, is_casual: true);
+        return CpuLinear.Forward(o_proj, a.transpose(1, 2).reshape(b, t, numHeads * headDim)).MoveToOuterDisposeScope();
     }
 }
 
@@ -221,7 +271,7 @@ public sealed class LlamaModel : nn.Module
                 ? paddingMask!.to(ScalarType.Bool).to(dev)[.., TensorIndex.None, TensorIndex.None, ..] | torch.eye(t, total, ScalarType.Bool, dev).unsqueeze(0).unsqueeze(0)
                 : torch.ones(1, 1, t, total, ScalarType.Bool, dev);
         }
-        else if (past > 0 || hasPadding)
+        else if ((past > 0 && t > 1) || hasPadding)
         {
             // Causal with an offset for the cached prefix: query i (position past+i) sees keys 0..past+i.
             using Scalar pastS = past, totalS = total, zero = 0L; // explicit Scalars (see TensorMath)
@@ -278,6 +328,6 @@ public sealed class LlamaForCausalLM : VlaModule
         var h = model.forward(inputsEmbeds, paddingMask, cache);
         if (lastOnly) h = h[.., ^1..];
         else if (fromPosition > 0) h = h[.., fromPosition..];
-        return lm_head.forward(h).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return CpuLinear.Forward(lm_head, h).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 }

@@ -30,9 +30,9 @@ public sealed class VitAttention : VlaModule1
         using var scope = NewDisposeScope();
         long b = x.shape[0], n = x.shape[1], c = x.shape[2];
         // (B,N,3,H,hd) → (3,B,H,N,hd), as timm does; plain non-causal softmax attention.
-        var t = qkv.forward(x).reshape(b, n, 3, numHeads, c / numHeads).permute(2, 0, 3, 1, 4);
+        var t = CpuLinear.Forward(qkv, x).reshape(b, n, 3, numHeads, c / numHeads).permute(2, 0, 3, 1, 4);
         var a = F.scaled_dot_product_attention(t[0], t[1], t[2]);
-        return proj.forward(a.transpose(1, 2).reshape(b, n, c)).MoveToOuterDisposeScope();
+        return CpuLinear.Forward(proj, a.transpose(1, 2).reshape(b, n, c)).MoveToOuterDisposeScope();
     }
 }
 
@@ -53,8 +53,8 @@ public sealed class VitMlp : VlaModule1
     // Exact (erf) GELU: timm 0.9.x nn.GELU; not the tanh approximation HF-transformers' SigLIP uses.
     public override Tensor forward(Tensor x)
     {
-        using var h = F.gelu(fc1.forward(x));
-        return fc2.forward(h);
+        using var h = F.gelu(CpuLinear.Forward(fc1, x));
+        return CpuLinear.Forward(fc2, h);
     }
 }
 
@@ -156,10 +156,10 @@ public sealed class AttentionPoolLatent : VlaModule1
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], n = x.shape[1], c = x.shape[2], hd = c / numHeads;
-        var qq = q.forward(latent.expand(b, -1, -1)).reshape(b, 1, numHeads, hd).transpose(1, 2);
-        var t = kv.forward(x).reshape(b, n, 2, numHeads, hd).permute(2, 0, 3, 1, 4);
+        var qq = CpuLinear.Forward(q, latent.expand(b, -1, -1)).reshape(b, 1, numHeads, hd).transpose(1, 2);
+        var t = CpuLinear.Forward(kv, x).reshape(b, n, 2, numHeads, hd).permute(2, 0, 3, 1, 4);
         var y = F.scaled_dot_product_attention(qq, t[0], t[1]).transpose(1, 2).reshape(b, 1, c);
-        y = proj.forward(y);
+        y = CpuLinear.Forward(proj, y);
         y = TensorMath.Add(y, mlp.forward(norm.forward(y)));
         return y[.., 0].MoveToOuterDisposeScope();
     }
@@ -265,8 +265,8 @@ public sealed class PrismaticProjector : VlaModule1
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = F.gelu(fc1.forward(x));
-        h = F.gelu(fc2.forward(h));
-        return fc3.forward(h).MoveToOuterDisposeScope();
+        var h = F.gelu(CpuLinear.Forward(fc1, x));
+        h = F.gelu(CpuLinear.Forward(fc2, h));
+        return CpuLinear.Forward(fc3, h).MoveToOuterDisposeScope();
     }
 }
