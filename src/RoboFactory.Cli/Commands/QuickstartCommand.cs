@@ -48,6 +48,8 @@ public static class QuickstartCommand
         /// </summary>
         public int Views { get; init; } = 3;
         public bool ImageAug { get; init; } = false;
+        /// <summary>Training weights and compute: fp32, or bf16 with fp32 master weights in the optimizer.</summary>
+        public string DType { get; init; } = "fp32";
         public bool Proprio { get; init; } = true;
         /// <summary>null = the policy's default (openvla-oft: 8; openvla: 1).</summary>
         public int? ActionChunk { get; init; }
@@ -78,6 +80,8 @@ public static class QuickstartCommand
         var batch = new Option<int>("--batch-size") { Description = "Training batch size", DefaultValueFactory = _ => d.BatchSize };
         var imageSize = new Option<int>("--image-size") { Description = "Input size of the tiny vision towers (px, a multiple of 14)", DefaultValueFactory = _ => d.ImageSize };
         var views = new Option<int>("--views") { Description = "Camera views per agent fed to the model, in the order head, global, wrist (1: the agent's own head camera only, 1.75x faster to train than 3 but it learned less in the same time: docs/results.md, runs Q1 and Q2)", DefaultValueFactory = _ => d.Views };
+        var dtype = new Option<string>("--dtype") { Description = "Training weights and compute: fp32 | bf16 (fp32 master weights in the optimizer; faster where the CPU has AVX512_BF16 or AMX)", DefaultValueFactory = _ => d.DType };
+        dtype.AcceptOnlyFromAmong("fp32", "bf16");
         var aug = new Option<bool>("--image-aug") { Description = "Train with random-resized-crop + colour jitter (off by default here: the fixed cameras make absolute image position informative)" };
         var proprio = new Option<bool>("--proprio") { Description = "Joint-state tokens in the prompt (train --proprio); `--proprio false` trains on images and instruction only", DefaultValueFactory = _ => d.Proprio };
         var chunk = new Option<int?>("--action-chunk") { Description = "Actions predicted per model call (train --action-chunk; default: the policy's, 8 for openvla-oft)" };
@@ -91,11 +95,11 @@ public static class QuickstartCommand
         var expertEpisodes = new Option<int>("--expert-episodes") { Description = "Episodes of the scripted expert on the same seeds (a check of the simulation; 0 = none)", DefaultValueFactory = _ => d.ExpertEpisodes };
         var workers = new Option<int>("--workers") { Description = "Parallel simulation workers", DefaultValueFactory = _ => d.Workers };
         var outDir = new Option<string>("--out") { Description = "Run folder (replaced)", DefaultValueFactory = _ => d.OutDir };
-        foreach (var o in new Option[] { task, policy, demos, minutes, trainSteps, batch, imageSize, views, aug, proprio, chunk, execute, sequential, decoding, episodes, seedStart, evalSteps, expertEpisodes, workers, outDir }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { task, policy, demos, minutes, trainSteps, batch, imageSize, views, aug, dtype, proprio, chunk, execute, sequential, decoding, episodes, seedStart, evalSteps, expertEpisodes, workers, outDir }) cmd.Options.Add(o);
         cmd.SetAction(r => CliErrors.Run(() => Run(new QuickstartOptions
         {
             Task = r.GetValue(task)!, Policy = r.GetValue(policy)!, Demos = r.GetValue(demos), Minutes = r.GetValue(minutes), TrainSteps = r.GetValue(trainSteps),
-            BatchSize = r.GetValue(batch), ImageSize = r.GetValue(imageSize), Views = r.GetValue(views), ImageAug = r.GetValue(aug), Proprio = r.GetValue(proprio),
+            BatchSize = r.GetValue(batch), ImageSize = r.GetValue(imageSize), Views = r.GetValue(views), ImageAug = r.GetValue(aug), DType = r.GetValue(dtype)!, Proprio = r.GetValue(proprio),
             ActionChunk = r.GetValue(chunk), ExecuteSteps = r.GetValue(execute), Concurrent = !r.GetValue(sequential), Decoding = r.GetValue(decoding)!,
             EvalEpisodes = r.GetValue(episodes), EvalSeedStart = r.GetValue(seedStart), EvalMaxSteps = r.GetValue(evalSteps), ExpertEpisodes = r.GetValue(expertEpisodes),
             Workers = r.GetValue(workers), OutDir = r.GetValue(outDir)!,
@@ -166,7 +170,7 @@ public static class QuickstartCommand
         TrainOptions Options(int agent, string dataset, int maxSteps) => new()
         {
             Policy = q.Policy, Task = cfg.Name, AgentId = agent, DataPath = dataset, Model = "tiny", ImageSize = q.ImageSize, Views = q.Views, ImageAug = q.ImageAug,
-            Proprio = q.Proprio, ActionChunk = q.ActionChunk, BatchSize = q.BatchSize, MaxSteps = maxSteps, SaveEvery = maxSteps, ValEvery = Math.Max(1, maxSteps / 10),
+            DType = q.DType, Proprio = q.Proprio, ActionChunk = q.ActionChunk, BatchSize = q.BatchSize, MaxSteps = maxSteps, SaveEvery = maxSteps, ValEvery = Math.Max(1, maxSteps / 10),
             CheckpointRoot = ckptRoot, Logger = "jsonl", Plots = false, LogEvery = 1, // per-step curves in the report (a CPU read per step costs nothing here)
             DecodeThreads = q.Concurrent ? 1 : null,
         };
@@ -262,7 +266,7 @@ public static class QuickstartCommand
             $"**The trained agents solved {sum.Successes} of {sum.Episodes} held-out episodes ({sum.SuccessRate:P0}, Wilson 95 % [{sum.WilsonLow:P0}, {sum.WilsonHigh:P0}]), seeds {q.EvalSeedStart}–{q.EvalSeedStart + evalEpisodes - 1}, at most {evalMaxSteps} steps each.**"));
         md.AppendLine();
         string decodingNote = q.Policy == "openvla" ? $"decoding: {q.Decoding}" : $"{q.ExecuteSteps ?? chunk} of each chunk executed";
-        md.AppendLine($"Instruction: \"{cfg.Instruction}\"; {cfg.Agents.Count} agents; {q.Demos} demonstrations; policy {q.Policy}; training: {budgetNote}; {q.Views} view(s) at {q.ImageSize} px{(q.Proprio ? ", joint state" : "")}, {chunk} action(s) per call; {decodingNote}; step limit: {stepLimitNote}; success at any step (protocol robofactory-net); measured on this machine ({Environment.ProcessorCount} cores) in {total.Elapsed.TotalMinutes.ToString("0.0", inv)} min.");
+        md.AppendLine($"Instruction: \"{cfg.Instruction}\"; {cfg.Agents.Count} agents; {q.Demos} demonstrations; policy {q.Policy}; training: {budgetNote}; {q.Views} view(s) at {q.ImageSize} px{(q.Proprio ? ", joint state" : "")}, {q.DType} weights, {chunk} action(s) per call; {decodingNote}; step limit: {stepLimitNote}; success at any step (protocol robofactory-net); measured on this machine ({Environment.ProcessorCount} cores) in {total.Elapsed.TotalMinutes.ToString("0.0", inv)} min.");
         md.AppendLine();
         md.AppendLine("| step | time (s) | reproduce |");
         md.AppendLine("|---|---|---|");
