@@ -95,14 +95,11 @@ public static class ModelBench
         return result;
     }
 
-    /// <summary>Read bandwidth estimate: sum over a 1 GiB fp32 tensor (bytes read / s, all threads), median.</summary>
+    /// <summary>Read bandwidth estimate: the median of <paramref name="repeats"/> <see cref="BandwidthProbe"/> readings.</summary>
     public static double MeasureMemoryBandwidth(int repeats = 5)
     {
-        using var scope = NewDisposeScope();
-        var x = torch.ones(256L * 1024 * 1024, dtype: ScalarType.Float32);
-        x.sum().Dispose();
-        var t = Enumerable.Range(0, repeats).Select(_ => Time(() => x.sum().Dispose())).Order().ToArray();
-        return x.NumberOfElements * 4.0 / t[t.Length / 2] / 1e9;
+        using var probe = new BandwidthProbe();
+        return Enumerable.Range(0, repeats).Select(_ => probe.GBs()).Order().ElementAt(repeats / 2);
     }
 
     static long[] Prompt(OpenVlaConfig c, int len)
@@ -125,7 +122,11 @@ public static class ModelBench
     /// <summary>Seconds of each decode step, and the read bandwidth just before each (empty without a probe).</summary>
     public sealed record DecodeTimes(IReadOnlyList<double> Seconds, IReadOnlyList<double> BandwidthGBs)
     {
+        public static readonly DecodeTimes None = new([], []);
         public double Mean => Seconds.Count > 0 ? Seconds.Average() : 0;
+        public double Median => Seconds.Order().ElementAt(Seconds.Count / 2);
+        /// <summary>These steps followed by <paramref name="more"/>.</summary>
+        public DecodeTimes Then(DecodeTimes more) => new([.. Seconds, .. more.Seconds], [.. BandwidthGBs, .. more.BandwidthGBs]);
         /// <summary>Median over the steps of (seconds) / (<paramref name="bytes"/> at the bandwidth just before).</summary>
         public double MedianRatio(double bytes) =>
             Seconds.Zip(BandwidthGBs, (t, bw) => t / (bytes / (bw * 1e9))).Order().ElementAt(Seconds.Count / 2);
@@ -280,24 +281,24 @@ public static class ModelBench
             double best = Math.Max(gflops, fp32);
             string rate = gflops >= fp32 ? "bf16" : "fp32";
             using var probe = new BandwidthProbe();
-            var (gemmBf16, gemmFp32) = CpuLinear.TimeGemms();
-            log.WriteLine(FormattableString.Invariant($"bf16 layers with several rows compute in {(CpuLinear.Fp32ForBf16 ? "fp32" : "bf16")} (--bf16-compute {CpuLinear.Bf16Compute.ToString().ToLowerInvariant()}; a 256x1024x1024 product takes {gemmBf16 * 1e3:0.0} ms in bf16, {gemmFp32 * 1e3:0.0} ms in fp32 with the weight widened); one-row layers: {(CpuLinear.GemvEnabled && CpuLinear.GemvSupported ? "our GEMV" : "libtorch")}"));
+            var (gemmBf16, gemmFp32) = CpuLinear.AutoTimings;
+            log.WriteLine(FormattableString.Invariant($"bf16 layers with several rows compute in {(CpuLinear.Fp32ForBf16 ? "fp32" : "bf16")} (--bf16-compute {CpuLinear.Bf16Compute.ToString().ToLowerInvariant()}; auto's 256x1024x1024 product took {gemmBf16 * 1e3:0.0} ms in bf16, {gemmFp32 * 1e3:0.0} ms in fp32 with the weight widened); one-row layers: {(CpuLinear.GemvEnabled && CpuLinear.GemvSupported ? "our GEMV" : "libtorch")}"));
             foreach (int views in new[] { 1, 3 })
             {
                 var pre = new List<double>(); var dec = new List<double>(); var decTorch = new List<double>();
-                var steps = new DecodeTimes([], []); var stepsTorch = new DecodeTimes([], []);
+                var steps = DecodeTimes.None; var stepsTorch = DecodeTimes.None;
                 long seq = 0;
                 for (int r = 0; r < Math.Max(1, repeats / 3); r++)
                 {
                     bool compare = CpuLinear.GemvEnabled && CpuLinear.GemvSupported;
                     var (p, d, dt, s) = MeasureInference(m, views, promptLen, decodeTokens, alsoLibtorch: compare, probe: probe);
                     pre.Add(p); dec.Add(d.Mean); seq = s;
-                    steps = new DecodeTimes([.. steps.Seconds, .. d.Seconds], [.. steps.BandwidthGBs, .. d.BandwidthGBs]);
+                    steps = steps.Then(d);
                     log.WriteLine(FormattableString.Invariant($"  7b {views} view(s): prefill {p:0.00} s ({s} tokens), decode {d.Mean:0.000} s/token = {d.MedianRatio(llm * 2.0):0.00}× its bound (bandwidth before each step {d.BandwidthGBs.Min():0.0}–{d.BandwidthGBs.Max():0.0} GB/s)"));
                     if (dt is not null)
                     {
                         decTorch.Add(dt.Mean);
-                        stepsTorch = new DecodeTimes([.. stepsTorch.Seconds, .. dt.Seconds], [.. stepsTorch.BandwidthGBs, .. dt.BandwidthGBs]);
+                        stepsTorch = stepsTorch.Then(dt);
                         log.WriteLine(FormattableString.Invariant($"  7b {views} view(s): the same decode with libtorch's one-row F.linear {dt.Mean:0.000} s/token = {dt.MedianRatio(llm * 2.0):0.00}× its bound ({dt.Mean / d.Mean:0.00}× ours)"));
                     }
                 }
@@ -306,13 +307,11 @@ public static class ModelBench
                 timings.Add(tp); timings.Add(td);
                 if (decTorch.Count > 0) timings.Add(new Timing($"openvla-7b bf16 decode per token, {views} view(s), libtorch F.linear", decTorch, "s"));
                 limits.Add(($"prefill {views} view(s)", tp.Median, 2.0 * total * seq / (best * 1e9), $"compute: 2·params·tokens at the {rate} matmul rate"));
-                double median = steps.Seconds.Order().ElementAt(steps.Seconds.Count / 2);
-                limits.Add(($"decode {views} view(s)", median, median / steps.MedianRatio(llm * 2.0),
+                limits.Add(($"decode {views} view(s)", steps.Median, steps.Median / steps.MedianRatio(llm * 2.0),
                     FormattableString.Invariant($"memory: LLM weight bytes at the read bandwidth measured before each step, median of {steps.Seconds.Count} steps' ratios; bandwidth {steps.BandwidthGBs.Min():0.0}–{steps.BandwidthGBs.Max():0.0} GB/s")));
                 if (stepsTorch.Seconds.Count > 0)
                 {
-                    double mt = stepsTorch.Seconds.Order().ElementAt(stepsTorch.Seconds.Count / 2);
-                    limits.Add(($"decode {views} view(s), libtorch linear", mt, mt / stepsTorch.MedianRatio(llm * 2.0), "the same, with libtorch's one-row F.linear"));
+                    limits.Add(($"decode {views} view(s), libtorch linear", stepsTorch.Median, stepsTorch.Median / stepsTorch.MedianRatio(llm * 2.0), "the same, with libtorch's one-row F.linear"));
                 }
                 if (policyCalls) MeasurePolicyCalls(oft7b!, "openvla-7b bf16", "s", views, promptLen, 1, TokenCalls(pre, dec), chunk, timings, log);
             }

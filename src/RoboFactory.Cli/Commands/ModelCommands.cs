@@ -125,7 +125,7 @@ public static class ModelCommands
         var prompt = new Option<int>("--prompt-tokens") { Description = "Text tokens in the prompt (incl. BOS)", DefaultValueFactory = _ => 24 };
         var noCalls = new Option<bool>("--skip-policy-calls") { Description = "Skip the per-call latency of both policies (openvla: prefill + 7 decodes for one 8-D action; openvla-oft: one pass for a chunk of 8), which adds about two prefills per view count" };
         var kernels = new Option<bool>("--kernels") { Description = "Only the decode step's kernel: a Llama MLP weight times one token, bf16 vs fp32 weights, libtorch's call forms and our GEMV (CpuLinear), in weight GB/s next to the memory bandwidth (a few seconds)" };
-        var compute = new Option<string>("--bf16-compute") { Description = "How bf16 layers with several rows compute: auto (bf16 where the CPU has AVX512_BF16 or AMX, else fp32 with the weights widened per call), native (libtorch's bf16 GEMM) or fp32", DefaultValueFactory = _ => "auto" };
+        var compute = new Option<string>("--bf16-compute") { Description = "How bf16 layers with several rows compute: auto (whichever of bf16 and fp32 is faster on a layer-sized product, timed once), native (libtorch's bf16 GEMM) or fp32 (the weights stay bf16 and are widened per call)", DefaultValueFactory = _ => "auto" };
         compute.AcceptOnlyFromAmong("auto", "native", "fp32");
         foreach (var o in new Option[] { skip7b, repeats, tokens, prompt, noCalls, kernels, compute }) cmd.Options.Add(o);
         cmd.SetAction(r => CliErrors.Run(() =>

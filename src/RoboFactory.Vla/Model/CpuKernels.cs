@@ -59,14 +59,13 @@ public static class CpuLinear
     {
         Bf16Compute.Fp32 => true,
         Bf16Compute.Native => false,
-        _ => autoFp32.Value,
+        _ => AutoTimings.Fp32 < AutoTimings.Bf16,
     };
 
-    static readonly Lazy<bool> autoFp32 = new(() =>
-    {
-        var (bf16, fp32) = TimeGemms();
-        return fp32 < bf16;
-    });
+    static readonly Lazy<(double Bf16, double Fp32)> autoTimings = new(TimeGemms);
+
+    /// <summary>The timings (<see cref="TimeGemms"/>, taken once per process) that Auto decides on.</summary>
+    public static (double Bf16, double Fp32) AutoTimings => autoTimings.Value;
 
     /// <summary>Seconds of one 256×1024·1024×1024 product in bf16 and in fp32 (the weight widened per call), the better of three each.</summary>
     public static (double Bf16, double Fp32) TimeGemms()
