@@ -126,6 +126,36 @@ public class OftTests
     }
 
     [Fact]
+    public void WordPrompts_AreTrainedRecorded_AndUsedByTheLoadedAgent()
+    {
+        using var tmp = new TempDir();
+        var data = SyntheticRlds.Make(tmp.File("rlds"), episodes: 1, steps: 4, seed: 3);
+        var run = tmp.File("run");
+        using (var t = VlaTrainer.Create(Oft(data, run) with { FullFinetune = true, MaxSteps = 2, SaveEvery = 2, Lr = 1e-2, PromptStandIn = PromptStandIn.Words }))
+        {
+            Assert.Equal(PromptEncoder.WordKind, Policy(t).Train.Prompts.Kind);
+            using var b = Policy(t).Train.FlatBatch([0]);
+            Assert.Equal(Policy(t).Train.Prompts.Prompt("lift the barrier"), b.InputIds[0].data<long>().ToArray()[..13]);
+            t.Run();
+        }
+        var policyJson = Path.Combine(run, "step_2", VlaTrainer.PolicyFile);
+        Assert.Equal(PromptStandIn.Words, Policies.OpenVla.VlaPolicyInfo.Read(policyJson).PromptStandIn);
+        var image = Image8.Rgb(32, 24);
+        new Random(5).NextBytes(image.Pixels);
+        var obs = new PolicyObservation([image], "lift the barrier", null);
+        double[] First() { using var a = OftAgent.Load(Path.Combine(run, "step_2")); return a.Act(obs)[0]; }
+        var withWords = First();
+        // the same weights read with the byte prompt act differently: the agent encodes what policy.json records
+        string text = File.ReadAllText(policyJson);
+        File.WriteAllText(policyJson, text.Replace(PromptEncoder.WordKind, PromptEncoder.ByteKind));
+        Assert.NotEqual(withWords, First());
+        File.WriteAllText(policyJson, text.Replace(PromptEncoder.WordKind, "letters"));
+        var e = Assert.Throws<Core.Errors.InputFormatException>(() => Policies.OpenVla.VlaPolicyInfo.Read(policyJson));
+        Assert.Contains("$.prompt", e.Message);
+        Assert.Contains(PromptEncoder.WordKind, e.Message);
+    }
+
+    [Fact]
     public void TinyOft_OverfitsASmallBatch()
     {
         using var tmp = new TempDir();

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Tokenization;
+using RoboFactory.Vla.Training;
 
 namespace RoboFactory.Vla.Tests;
 
@@ -201,5 +202,30 @@ for line in sys.stdin:
         Assert.Equal(ids.Length + 4, input.Length);
         Assert.Equal(new long[] { 500, 501, 502, 2 }, labels[^4..]);
         Assert.All(labels[..^4], l => Assert.Equal(-100, l));
+    }
+}
+
+public class PromptStandInTests
+{
+    [Fact]
+    public void Words_GiveOneFixedIdPerWord_BetweenTheByteIdsAndTheActionTokens()
+    {
+        var cfg = OpenVlaConfig.Tiny;
+        var words = new PromptEncoder(cfg, null, PromptStandIn.Words);
+        var bytes = new PromptEncoder(cfg, null);
+        var w = words.Prompt("lift the barrier");
+        // "In: What action should the robot take to lift the barrier?\nOut:": BOS + 12 words; bytes: BOS + 63
+        Assert.Equal(13, w.Length);
+        Assert.Equal(64, bytes.Prompt("lift the barrier").Length);
+        Assert.Equal(cfg.Text.BosTokenId, w[0]);
+        Assert.All(w[1..], id => Assert.InRange(id, 3 + 256, cfg.ActionTokenBegin - 1));
+        Assert.Equal(w[5], w[10]); // "the" both times
+        Assert.NotEqual(w[9], w[11]); // "lift", "barrier?"
+        // fixed across processes: the FNV-1a hash, not string.GetHashCode
+        Assert.Equal(w, new PromptEncoder(cfg, null, PromptStandIn.Words).Prompt("Lift the barrier "));
+        Assert.Equal(PromptEncoder.WordKind, words.Kind);
+        Assert.Equal(PromptEncoder.ByteKind, bytes.Kind);
+        Assert.Equal(PromptStandIn.Words, PromptEncoder.StandInOf(words.Kind));
+        Assert.Null(PromptEncoder.StandInOf("letters"));
     }
 }

@@ -6,6 +6,7 @@ using RoboFactory.Vla.Config;
 using RoboFactory.Vla.Imaging;
 using RoboFactory.Vla.Policies.OpenVla;
 using RoboFactory.Vla.Model;
+using RoboFactory.Vla.Training;
 
 namespace RoboFactory.Cli.Commands;
 
@@ -93,12 +94,13 @@ public static class ModelCommands
         var key = new Option<string?>("--unnorm-key") { Description = "Dataset key in the statistics (needed when there are several)" };
         var dim = new Option<int?>("--action-dim") { Description = "Action tokens to decode (default: from the statistics, else 7)" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.model (default: the model folder's)" };
+        var standIn = PromptOptions.StandIn(PromptStandIn.Bytes);
         var device = new Option<string>("--device") { Description = "cpu | cuda | cuda:N", DefaultValueFactory = _ => "cpu" };
         var dtype = new Option<string>("--dtype") { Description = "fp32 | bf16", DefaultValueFactory = _ => "fp32" };
-        foreach (var o in new Option[] { modelOpt, images, instruction, stats, key, dim, tokenizer, device, dtype }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { modelOpt, images, instruction, stats, key, dim, tokenizer, standIn, device, dtype }) cmd.Options.Add(o);
         cmd.SetAction(r => CliErrors.Run(() =>
         {
-            using var p = OpenVlaInference.Load(r.GetValue(modelOpt)!, Pretrained.ParseDevice(r.GetValue(device)!), Pretrained.ParseDType(r.GetValue(dtype)!), r.GetValue(tokenizer));
+            using var p = OpenVlaInference.Load(r.GetValue(modelOpt)!, Pretrained.ParseDevice(r.GetValue(device)!), Pretrained.ParseDType(r.GetValue(dtype)!), r.GetValue(tokenizer), PromptOptions.Parse(r, standIn));
             var statsPath = r.GetValue(stats);
             var all = statsPath is not null ? NormStatsJson.Load(statsPath) : p.Model.Config.NormStats;
             ActionStatistics? s = all.Count == 0 && r.GetValue(key) is null ? null : NormStatsJson.Select(all, r.GetValue(key));

@@ -35,6 +35,10 @@ public static class QuickstartCommand
         /// <summary>Optimizer steps per agent; null = as many as fit in <see cref="Minutes"/>.</summary>
         public int? TrainSteps { get; init; }
         public int BatchSize { get; init; } = 8;
+        /// <summary>Peak learning rate of the cosine schedule (train --lr); null = train's default.</summary>
+        public double? Lr { get; init; }
+        /// <summary>Learning rate at the end of the cosine decay (train --min-lr); null = train's default.</summary>
+        public double? MinLr { get; init; }
         /// <summary>
         /// 84 px. 56 px trains 1.5× faster (12.9–13.6 vs 8.5 samples/s per agent, two agents at once) but did not solve
         /// more held-out episodes in the same budget (10/50 on seeds 1000–1049; 84 px: 12/50 and 27/50; docs/results.md,
@@ -51,6 +55,8 @@ public static class QuickstartCommand
         /// <summary>Training weights and compute: fp32, or bf16 with fp32 master weights in the optimizer.</summary>
         public string DType { get; init; } = "fp32";
         public bool Proprio { get; init; } = true;
+        /// <summary>The tiny model's prompt ids (train --prompt-stand-in).</summary>
+        public PromptStandIn PromptStandIn { get; init; } = PromptStandIn.Words;
         /// <summary>null = the policy's default (openvla-oft: 8; openvla: 1).</summary>
         public int? ActionChunk { get; init; }
         /// <summary>Evaluation: actions executed of each chunk before the next call (null = the whole chunk).</summary>
@@ -67,6 +73,9 @@ public static class QuickstartCommand
         public string OutDir { get; init; } = Path.Combine("runs", "quickstart");
     }
 
+    /// <summary>train's defaults, for what the quickstart leaves to train.</summary>
+    static readonly TrainOptions TrainDefaults = new();
+
     public static Command Build()
     {
         var d = new QuickstartOptions();
@@ -78,12 +87,15 @@ public static class QuickstartCommand
         var minutes = new Option<double>("--minutes") { Description = "Wall-clock budget of the whole run: training gets what prepare, convert and the evaluation estimate leave (ignored with --train-steps)", DefaultValueFactory = _ => d.Minutes };
         var trainSteps = new Option<int?>("--train-steps") { Description = "Optimizer steps of the tiny model per agent (default: as many as fit in --minutes, measured on this machine)" };
         var batch = new Option<int>("--batch-size") { Description = "Training batch size", DefaultValueFactory = _ => d.BatchSize };
+        var lr = new Option<double?>("--lr") { Description = FormattableString.Invariant($"Peak learning rate of the tiny model (train --lr; default {d.Lr ?? TrainDefaults.Lr})") };
+        var minLr = new Option<double?>("--min-lr") { Description = FormattableString.Invariant($"Learning rate at the end of the cosine decay (train --min-lr; default {d.MinLr ?? TrainDefaults.MinLr})") };
         var imageSize = new Option<int>("--image-size") { Description = "Input size of the tiny vision towers (px, a multiple of 14)", DefaultValueFactory = _ => d.ImageSize };
         var views = new Option<int>("--views") { Description = "Camera views per agent fed to the model, in the order head, global, wrist (1: the agent's own head camera only, 1.75x faster to train than 3 but it learned less in the same time: docs/results.md, runs Q1 and Q2)", DefaultValueFactory = _ => d.Views };
         var dtype = new Option<string>("--dtype") { Description = "Training weights and compute: fp32 | bf16 (fp32 master weights in the optimizer; faster where the CPU has AVX512_BF16 or AMX)", DefaultValueFactory = _ => d.DType };
         dtype.AcceptOnlyFromAmong("fp32", "bf16");
         var aug = new Option<bool>("--image-aug") { Description = "Train with random-resized-crop + colour jitter (off by default here: the fixed cameras make absolute image position informative)" };
         var proprio = new Option<bool>("--proprio") { Description = "Joint-state tokens in the prompt (train --proprio); `--proprio false` trains on images and instruction only", DefaultValueFactory = _ => d.Proprio };
+        var standIn = PromptOptions.StandIn(d.PromptStandIn);
         var chunk = new Option<int?>("--action-chunk") { Description = "Actions predicted per model call (train --action-chunk; default: the policy's, 8 for openvla-oft)" };
         var execute = new Option<int?>("--execute-steps") { Description = "Evaluation: actions executed of each chunk before the policy is asked again (default: the whole chunk)" };
         var sequential = new Option<bool>("--sequential") { Description = "Train the agents one after the other with all cores each, instead of at the same time with one share each" };
@@ -95,11 +107,11 @@ public static class QuickstartCommand
         var expertEpisodes = new Option<int>("--expert-episodes") { Description = "Episodes of the scripted expert on the same seeds (a check of the simulation; 0 = none)", DefaultValueFactory = _ => d.ExpertEpisodes };
         var workers = new Option<int>("--workers") { Description = "Parallel simulation workers", DefaultValueFactory = _ => d.Workers };
         var outDir = new Option<string>("--out") { Description = "Run folder (replaced)", DefaultValueFactory = _ => d.OutDir };
-        foreach (var o in new Option[] { task, policy, demos, minutes, trainSteps, batch, imageSize, views, aug, dtype, proprio, chunk, execute, sequential, decoding, episodes, seedStart, evalSteps, expertEpisodes, workers, outDir }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { task, policy, demos, minutes, trainSteps, batch, lr, minLr, imageSize, views, aug, dtype, proprio, standIn, chunk, execute, sequential, decoding, episodes, seedStart, evalSteps, expertEpisodes, workers, outDir }) cmd.Options.Add(o);
         cmd.SetAction(r => CliErrors.Run(() => Run(new QuickstartOptions
         {
             Task = r.GetValue(task)!, Policy = r.GetValue(policy)!, Demos = r.GetValue(demos), Minutes = r.GetValue(minutes), TrainSteps = r.GetValue(trainSteps),
-            BatchSize = r.GetValue(batch), ImageSize = r.GetValue(imageSize), Views = r.GetValue(views), ImageAug = r.GetValue(aug), DType = r.GetValue(dtype)!, Proprio = r.GetValue(proprio),
+            BatchSize = r.GetValue(batch), Lr = r.GetValue(lr), MinLr = r.GetValue(minLr), ImageSize = r.GetValue(imageSize), Views = r.GetValue(views), ImageAug = r.GetValue(aug), DType = r.GetValue(dtype)!, Proprio = r.GetValue(proprio), PromptStandIn = PromptOptions.Parse(r, standIn),
             ActionChunk = r.GetValue(chunk), ExecuteSteps = r.GetValue(execute), Concurrent = !r.GetValue(sequential), Decoding = r.GetValue(decoding)!,
             EvalEpisodes = r.GetValue(episodes), EvalSeedStart = r.GetValue(seedStart), EvalMaxSteps = r.GetValue(evalSteps), ExpertEpisodes = r.GetValue(expertEpisodes),
             Workers = r.GetValue(workers), OutDir = r.GetValue(outDir)!,
@@ -120,6 +132,7 @@ public static class QuickstartCommand
     public static string Run(QuickstartOptions q)
     {
         if (q.Demos < 2) throw new ArgumentException("--demos must be at least 2 (one episode is held out for validation)");
+        if (q.Lr is <= 0 || q.MinLr is < 0) throw new ArgumentException("--lr must be positive and --min-lr not negative");
         if (q.Minutes <= 0) throw new ArgumentException("--minutes must be positive");
         if (q.EvalEpisodes < 1 || q.EvalMaxSteps is < 1) throw new ArgumentException("--eval-episodes and --eval-max-steps must be positive");
         if (q.ExpertEpisodes < 0) throw new ArgumentException("--expert-episodes must not be negative");
@@ -170,7 +183,7 @@ public static class QuickstartCommand
         TrainOptions Options(int agent, string dataset, int maxSteps) => new()
         {
             Policy = q.Policy, Task = cfg.Name, AgentId = agent, DataPath = dataset, Model = "tiny", ImageSize = q.ImageSize, Views = q.Views, ImageAug = q.ImageAug,
-            DType = q.DType, Proprio = q.Proprio, ActionChunk = q.ActionChunk, BatchSize = q.BatchSize, MaxSteps = maxSteps, SaveEvery = maxSteps, ValEvery = Math.Max(1, maxSteps / 10),
+            DType = q.DType, Proprio = q.Proprio, PromptStandIn = q.PromptStandIn, ActionChunk = q.ActionChunk, BatchSize = q.BatchSize, Lr = q.Lr ?? TrainDefaults.Lr, MinLr = q.MinLr ?? TrainDefaults.MinLr, MaxSteps = maxSteps, SaveEvery = maxSteps, ValEvery = Math.Max(1, maxSteps / 10),
             CheckpointRoot = ckptRoot, Logger = "jsonl", Plots = false, LogEvery = 1, // per-step curves in the report (a CPU read per step costs nothing here)
             DecodeThreads = q.Concurrent ? 1 : null,
         };
@@ -231,7 +244,8 @@ public static class QuickstartCommand
             try { plots.AddRange(TrainPlots.Write(dir)); }
             catch (Exception e) when (e is not OutOfMemoryException) { Console.Error.WriteLine($"warning: plots not written: {e.Message}"); }
         int chunk = q.ActionChunk ?? entry.DefaultActionChunk;
-        string recipeFlags = (q.ImageAug ? "" : " --no-image-aug") + (q.Proprio ? " --proprio" : "") + (chunk > 1 ? $" --action-chunk {chunk}" : "");
+        string recipeFlags = (q.ImageAug ? "" : " --no-image-aug") + (q.Proprio ? " --proprio" : "") + $" --prompt-stand-in {PromptOptions.Name(q.PromptStandIn)}" + (chunk > 1 ? $" --action-chunk {chunk}" : "")
+            + (q.Lr is double lrSet ? FormattableString.Invariant($" --lr {lrSet}") : "") + (q.MinLr is double minLrSet ? FormattableString.Invariant($" --min-lr {minLrSet}") : "");
         string concurrency = q.Concurrent ? $" (the {datasets.Count} at once, OMP_NUM_THREADS={threadsEach} each)" : "";
         steps.Add(($"train tiny {q.Policy} (per agent{concurrency})", sw.Elapsed.TotalSeconds,
             $"./robofactory train --policy {q.Policy} --task {cfg.EnvId} --agent-id I --model tiny --image-size {q.ImageSize} --views {q.Views}{recipeFlags} --batch-size {q.BatchSize} --max-steps {trainSteps} --data {Path.Combine(data, DataNames.RldsFolder, DataNames.RldsDataset(cfg.Name, "I"), DataNames.RldsVersion)} --out {Path.Combine(ckptRoot, RunNames.AgentRun(cfg.Name, "I"))}"));
@@ -266,7 +280,7 @@ public static class QuickstartCommand
             $"**The trained agents solved {sum.Successes} of {sum.Episodes} held-out episodes ({sum.SuccessRate:P0}, Wilson 95 % [{sum.WilsonLow:P0}, {sum.WilsonHigh:P0}]), seeds {q.EvalSeedStart}–{q.EvalSeedStart + evalEpisodes - 1}, at most {evalMaxSteps} steps each.**"));
         md.AppendLine();
         string decodingNote = q.Policy == "openvla" ? $"decoding: {q.Decoding}" : $"{q.ExecuteSteps ?? chunk} of each chunk executed";
-        md.AppendLine($"Instruction: \"{cfg.Instruction}\"; {cfg.Agents.Count} agents; {q.Demos} demonstrations; policy {q.Policy}; training: {budgetNote}; {q.Views} view(s) at {q.ImageSize} px{(q.Proprio ? ", joint state" : "")}, {q.DType} weights, {chunk} action(s) per call; {decodingNote}; step limit: {stepLimitNote}; success at any step (protocol robofactory-net); measured on this machine ({Environment.ProcessorCount} cores) in {total.Elapsed.TotalMinutes.ToString("0.0", inv)} min.");
+        md.AppendLine($"Instruction: \"{cfg.Instruction}\"; {cfg.Agents.Count} agents; {q.Demos} demonstrations; policy {q.Policy}; training: {budgetNote}; {q.Views} view(s) at {q.ImageSize} px{(q.Proprio ? ", joint state" : "")}, prompt ids: {PromptOptions.Name(q.PromptStandIn)}, {q.DType} weights, learning rate {(q.Lr ?? TrainDefaults.Lr).ToString(inv)} cosine to {(q.MinLr ?? TrainDefaults.MinLr).ToString(inv)}, batch {q.BatchSize}, {chunk} action(s) per call; {decodingNote}; step limit: {stepLimitNote}; success at any step (protocol robofactory-net); measured on this machine ({Environment.ProcessorCount} cores) in {total.Elapsed.TotalMinutes.ToString("0.0", inv)} min.");
         md.AppendLine();
         md.AppendLine("| step | time (s) | reproduce |");
         md.AppendLine("|---|---|---|");

@@ -37,7 +37,8 @@ public static class TrainCommands
         var agent = new Option<int>("--agent-id") { Description = "Agent whose dataset and checkpoint folder to use", DefaultValueFactory = _ => d.AgentId };
         var data = new Option<string?>("--data") { Description = "Dataset folder, RLDS or LeRobot v3 (told by its metadata; default data/rlds/{task_snake}_agent{id}/1.0.0)" };
         var model = new Option<string>("--model") { Description = "'tiny' (built from scratch with --seed; CPU default) or a Hugging Face OpenVLA folder (frozen base, e.g. openvla-7b)", DefaultValueFactory = _ => d.Model };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.model (default: the model folder's; tiny uses a byte-level prompt encoding)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.model (default: the model folder's; tiny uses the --prompt-stand-in encoding)" };
+        var standIn = PromptOptions.StandIn(d.PromptStandIn);
         var imageSize = new Option<int?>("--image-size") { Description = "--model tiny: input size of both vision towers in px, a multiple of 14 (default 112; the pretrained sizes come from config.json)" };
         var batch = new Option<int>("--batch-size") { Description = "Samples per micro-batch", DefaultValueFactory = _ => d.BatchSize };
         var accum = new Option<int>("--grad-accum") { Description = "Micro-batches per optimizer step", DefaultValueFactory = _ => d.GradAccum };
@@ -81,7 +82,7 @@ public static class TrainCommands
         var attention = new Option<string>("--attention") { Description = "openvla-oft: bidirectional (OFT's parallel decoding) | causal attention", DefaultValueFactory = _ => d.Attention };
         attention.AcceptOnlyFromAmong("bidirectional", "causal");
         var decayAll = new Option<bool>("--decay-all-parameters") { Description = "Apply weight decay to every parameter (torch's default) instead of only those with 2 or more dimensions" };
-        foreach (var o in new Option[] { policy, task, agent, data, model, tokenizer, imageSize, batch, accum, lr, minLr, warmup, wd, clip, steps, seed, full, loraOnly, proj,
+        foreach (var o in new Option[] { policy, task, agent, data, model, tokenizer, standIn, imageSize, batch, accum, lr, minLr, warmup, wd, clip, steps, seed, full, loraOnly, proj,
                      rank, alpha, dropout, targets, init, noAug, proprio, chunk, views, logger, valEvery, valBatches, valFrac, saveEvery, keep, outDir, resume, overwrite,
                      device, dtype, gpus, gradCkpt, threads, noPlots, logEvery, decayAll, attention })
             cmd.Options.Add(o);
@@ -95,7 +96,7 @@ public static class TrainCommands
             var opts = new TrainOptions
             {
                 Policy = r.GetValue(policy)!, Attention = r.GetValue(attention)!, LogEvery = r.GetValue(logEvery), DecayAllParameters = r.GetValue(decayAll),
-                Task = r.GetValue(task)!, AgentId = r.GetValue(agent), DataPath = r.GetValue(data), Model = r.GetValue(model)!, Tokenizer = r.GetValue(tokenizer),
+                Task = r.GetValue(task)!, AgentId = r.GetValue(agent), DataPath = r.GetValue(data), Model = r.GetValue(model)!, Tokenizer = r.GetValue(tokenizer), PromptStandIn = PromptOptions.Parse(r, standIn),
                 ImageSize = r.GetValue(imageSize), Seed = r.GetValue(seed), BatchSize = r.GetValue(batch), GradAccum = r.GetValue(accum), Lr = r.GetValue(lr), MinLr = r.GetValue(minLr),
                 MaxSteps = r.GetValue(steps), WarmupSteps = r.GetValue(warmup), WeightDecay = r.GetValue(wd), MaxGradNorm = r.GetValue(clip),
                 FullFinetune = r.GetValue(full) ? true : r.GetValue(loraOnly) ? false : null, TrainProjector = r.GetValue(proj),
@@ -207,7 +208,7 @@ public static class TrainCommands
                 if (File.Exists(Path.Combine(c.Directory, extra))) File.Copy(Path.Combine(c.Directory, extra), Path.Combine(dst, extra), overwrite: true);
             Console.WriteLine(c.IsLora ? $"merged {merged} LoRA layers of {c.Directory} into {c.Info.BaseModel}" : $"{c.Directory} is a full fine-tune; copied its weights");
             foreach (var f in files) Console.WriteLine($"  {f}");
-            Console.WriteLine($"  unnorm key: {c.Info.UnnormKey}; note: the merged folder is a plain OpenVLA model — `model predict` does no centre crop{(c.Info.Prompt == "byte-stand-in" ? " and uses the byte-level prompt stand-in" : "")}");
+            Console.WriteLine($"  unnorm key: {c.Info.UnnormKey}; note: the merged folder is a plain OpenVLA model — `model predict` does no centre crop{(c.Info.Prompt != PromptEncoder.SentencePieceKind ? $" and needs `--prompt-stand-in {PromptOptions.Name(c.Info.PromptStandIn)}` (this model has no tokenizer.model)" : "")}");
         }));
         return cmd;
     }

@@ -8,27 +8,49 @@ namespace RoboFactory.Vla.Training;
 /// Turns an instruction into OpenVLA's prompt ids ("In: What action should the robot take to {instruction}?\nOut:"
 /// with BOS and the trailing "▁", spec §5.2) and builds training examples [prompt…, a1…aD, EOS] whose labels are −100
 /// except the D action tokens and EOS. With a real tokenizer.model it uses <see cref="LlamaTextTokenizer"/>; without
-/// one (the from-scratch tiny model) it uses a byte-level stand-in
-/// (BOS, then UTF-8 byte + 3 per byte), which is a fixed, reversible mapping and fine for a model trained on it.
+/// one (the from-scratch tiny model) it uses a stand-in, a fixed mapping that is fine for a model trained on it:
+/// <see cref="PromptStandIn.Bytes"/> (BOS, then UTF-8 byte + 3 per byte: reversible, but the 63-character prompt of
+/// "lift the barrier" becomes 64 ids where Llama-2's tokenizer gives 18) or <see cref="PromptStandIn.Words"/> (BOS,
+/// then one id per whitespace-separated word: 13 ids, a length like the real tokenizer's).
 /// </summary>
 public sealed class PromptEncoder
 {
+    /// <summary>Names recorded in policy.json (<c>prompt</c>).</summary>
+    public const string SentencePieceKind = "sentencepiece", ByteKind = "byte-stand-in", WordKind = "word-stand-in";
+
     readonly Dictionary<string, long[]> cache = new();
     public LlamaTextTokenizer? Tokenizer { get; }
     public int BosId { get; }
     public int EosId { get; }
 
-    public PromptEncoder(OpenVlaConfig config, LlamaTextTokenizer? tokenizer)
+    public PromptStandIn StandIn { get; }
+    readonly int wordIdStart, wordIdCount;
+
+    public PromptEncoder(OpenVlaConfig config, LlamaTextTokenizer? tokenizer, PromptStandIn standIn = PromptStandIn.Bytes)
     {
         Tokenizer = tokenizer;
+        StandIn = standIn;
+        // word ids sit above the 3 special ids and the 256 byte ids and below the 256 action-token ids
+        wordIdStart = 3 + 256;
+        wordIdCount = config.ActionTokenBegin - wordIdStart;
+        if (tokenizer is null && standIn == PromptStandIn.Words && wordIdCount < 256)
+            throw new VlaConfigException($"the word stand-in needs at least 256 ids between the byte ids and the action tokens; this model's action tokens begin at {config.ActionTokenBegin}");
         if (tokenizer is not null && tokenizer.VocabSize > config.BaseVocabSize)
             throw new VlaConfigException($"tokenizer has {tokenizer.VocabSize} pieces but the model's base vocabulary is {config.BaseVocabSize}");
         BosId = tokenizer?.BosId ?? config.Text.BosTokenId;
         EosId = tokenizer?.EosId ?? config.Text.EosTokenId;
     }
 
-    /// <summary>"byte-stand-in" or "sentencepiece".</summary>
-    public string Kind => Tokenizer is null ? "byte-stand-in" : "sentencepiece";
+    /// <summary>What policy.json records: <see cref="SentencePieceKind"/>, <see cref="ByteKind"/> or <see cref="WordKind"/>.</summary>
+    public string Kind => Tokenizer is not null ? SentencePieceKind : StandIn == PromptStandIn.Words ? WordKind : ByteKind;
+
+    /// <summary>The stand-in a policy.json <c>prompt</c> names (sentencepiece needs none); null when the name is unknown.</summary>
+    public static PromptStandIn? StandInOf(string kind) => kind switch
+    {
+        ByteKind or SentencePieceKind => PromptStandIn.Bytes,
+        WordKind => PromptStandIn.Words,
+        _ => null,
+    };
 
     /// <summary>Inference prompt ids (what generation starts from): the prompt, then the state tokens if any (--proprio).</summary>
     public long[] Prompt(string instruction, IReadOnlyList<int>? stateTokens)
@@ -47,12 +69,21 @@ public sealed class PromptEncoder
         lock (cache)
         {
             if (cache.TryGetValue(instruction, out var ids)) return ids;
-            ids = Tokenizer is not null
-                ? Tokenizer.EncodeActionPrompt(instruction)
-                : new[] { (long)BosId }.Concat(System.Text.Encoding.UTF8.GetBytes(PromptBuilder.ActionPrompt(instruction)).Select(b => (long)b + 3)).ToArray();
+            string text = PromptBuilder.ActionPrompt(instruction);
+            ids = Tokenizer is not null ? Tokenizer.EncodeActionPrompt(instruction)
+                : StandIn == PromptStandIn.Words ? [BosId, .. text.Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).Select(WordId)]
+                : [BosId, .. System.Text.Encoding.UTF8.GetBytes(text).Select(b => (long)b + 3)];
             cache[instruction] = ids;
             return ids;
         }
+    }
+
+    /// <summary>FNV-1a of the word's UTF-8 bytes into the word-id range: fixed across runs and machines (string.GetHashCode is not).</summary>
+    long WordId(string word)
+    {
+        uint h = 2166136261;
+        foreach (byte b in System.Text.Encoding.UTF8.GetBytes(word)) h = (h ^ b) * 16777619;
+        return wordIdStart + h % (uint)wordIdCount;
     }
 
     /// <summary>Training ids and labels: prompt (+ state tokens) + action tokens + EOS; labels −100 on the prompt and state.</summary>
@@ -68,4 +99,14 @@ public sealed class PromptEncoder
         for (int i = prompt.Length; i < ids.Length; i++) labels[i] = ids[i];
         return (ids, labels);
     }
+}
+
+/// <summary>How a model without a tokenizer.model (the from-scratch tiny preset) encodes its prompt.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<PromptStandIn>))]
+public enum PromptStandIn
+{
+    /// <summary>One id per UTF-8 byte (reversible; about 4× the real tokenizer's length).</summary>
+    Bytes,
+    /// <summary>One hashed id per whitespace-separated word (about the real tokenizer's length).</summary>
+    Words,
 }

@@ -20,6 +20,8 @@ public sealed record TrainOptions
     /// <summary>"tiny" (built from scratch with <see cref="Seed"/>) or a Hugging Face OpenVLA folder (the frozen base).</summary>
     public string Model { get; init; } = "tiny";
     public string? Tokenizer { get; init; }
+    /// <summary>Prompt encoding without a tokenizer (the from-scratch tiny model); runs saved before it existed used bytes.</summary>
+    public PromptStandIn PromptStandIn { get; init; } = PromptStandIn.Bytes;
     /// <summary>Input size of both vision towers of the from-scratch tiny model (default 112; a multiple of 14).</summary>
     public int? ImageSize { get; init; }
     public long Seed { get; init; } = 42;

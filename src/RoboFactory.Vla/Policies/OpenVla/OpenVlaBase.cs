@@ -34,7 +34,7 @@ public sealed record OpenVlaBase(OpenVlaForActionPrediction Model, PromptEncoder
         string? tokPath = o.Tokenizer ?? (o.IsTinyFromScratch ? null : Path.Combine(o.Model, "tokenizer.model"));
         if (tokPath is not null && File.Exists(tokPath)) tokenizer = LlamaTextTokenizer.Load(tokPath);
         else if (!o.IsTinyFromScratch) log.WriteLine("warning: no tokenizer.model; prompts use the byte-level stand-in (only sensible for models trained on it)");
-        var prompts = new PromptEncoder(model.Config, tokenizer);
+        var prompts = new PromptEncoder(model.Config, tokenizer, o.PromptStandIn);
 
         LoraConfig? lora = null;
         List<(string, Parameter)> trainable;

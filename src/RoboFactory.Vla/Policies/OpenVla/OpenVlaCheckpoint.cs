@@ -32,8 +32,8 @@ public sealed record VlaPolicyInfo
     public bool CenterCrop { get; init; } = true;
     /// <summary>Key of the statistics in dataset_statistics.json / config norm_stats.</summary>
     public string UnnormKey { get; init; } = "";
-    /// <summary>"sentencepiece" (tokenizer.model) or "byte-stand-in".</summary>
-    public string Prompt { get; init; } = "byte-stand-in";
+    /// <summary>"sentencepiece" (tokenizer.model), "byte-stand-in" or "word-stand-in" (<see cref="PromptEncoder"/>).</summary>
+    public string Prompt { get; init; } = PromptEncoder.ByteKind;
     public int ActionDim { get; init; } = 8;
     /// <summary>Actions predicted per call (an action chunk of consecutive steps, action_dim tokens each).</summary>
     public int ActionChunk { get; init; } = 1;
@@ -43,6 +43,10 @@ public sealed record VlaPolicyInfo
     public long Step { get; init; }
     /// <summary>openvla-oft: "bidirectional" or "causal" attention in its one forward pass (null for openvla).</summary>
     public string? Attention { get; init; }
+
+    /// <summary>The prompt stand-in of a model without tokenizer.model (checked by <see cref="Read"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public PromptStandIn PromptStandIn => PromptEncoder.StandInOf(Prompt) ?? PromptStandIn.Bytes;
 
     [System.Text.Json.Serialization.JsonIgnore]
     public ProprioStatistics? Proprio => ProprioQ01 is not null && ProprioQ99 is not null ? new ProprioStatistics(ProprioQ01, ProprioQ99) : null;
@@ -59,6 +63,8 @@ public sealed record VlaPolicyInfo
             throw new InputFormatException($"{path}: action_chunk is {info.ActionChunk}; expected 1..{TrainOptions.MaxActionChunk}");
         if ((info.ProprioQ01 is null) != (info.ProprioQ99 is null) || (info.ProprioQ01 is not null && info.ProprioQ01.Length != info.ProprioQ99!.Length))
             throw new InputFormatException($"{path}: proprio_q01 and proprio_q99 must both be present with equal lengths");
+        if (PromptEncoder.StandInOf(info.Prompt) is null)
+            throw new InputFormatException(path, "$.prompt", $"'{info.Prompt}' is not a prompt encoding; expected {PromptEncoder.SentencePieceKind}, {PromptEncoder.ByteKind} or {PromptEncoder.WordKind}");
         return info;
     }
 }
@@ -123,7 +129,7 @@ public sealed class VlaPolicyCheckpoint
 
     public LlamaTextTokenizer? LoadTokenizer()
     {
-        if (Info.Prompt != "sentencepiece") return null;
+        if (Info.Prompt != PromptEncoder.SentencePieceKind) return null;
         foreach (var p in new[] { Path.Combine(Directory, "tokenizer.model"), Path.Combine(Info.BaseModel, "tokenizer.model") })
             if (File.Exists(p)) return LlamaTextTokenizer.Load(p);
         throw new FileNotFoundException($"{Directory}: trained with a SentencePiece tokenizer but no tokenizer.model is in the step or base folder");
@@ -228,7 +234,7 @@ public sealed class VlaAgentPolicy : IPolicyActor, IDisposable
     internal VlaAgentPolicy(VlaPolicyCheckpoint ckpt, OpenVlaForActionPrediction model, string? adapter, VlaSharedBase? shared, LlamaTextTokenizer? tokenizer)
     {
         Checkpoint = ckpt; this.model = model; AdapterName = adapter; this.shared = shared;
-        inference = new OpenVlaInference(model, tokenizer, ckpt.Info.CenterCrop, ownsModel: false)
+        inference = new OpenVlaInference(model, tokenizer, ckpt.Info.CenterCrop, ownsModel: false, ckpt.Info.PromptStandIn)
         {
             Statistics = ckpt.Statistics, ActionChunk = ckpt.Info.ActionChunk, Proprio = ckpt.Info.Proprio,
         };

@@ -39,11 +39,11 @@ public sealed class OpenVlaInference : IDisposable
     public ProprioStatistics? Proprio { get; init; }
     public ActionDecoding Decoding { get; set; } = ActionDecoding.Greedy;
 
-    public OpenVlaInference(OpenVlaForActionPrediction model, LlamaTextTokenizer? tokenizer, bool centerCrop, bool ownsModel)
+    public OpenVlaInference(OpenVlaForActionPrediction model, LlamaTextTokenizer? tokenizer, bool centerCrop, bool ownsModel, PromptStandIn standIn = PromptStandIn.Bytes)
     {
         Model = model; this.ownsModel = ownsModel;
         Images = new VlaImagePipeline(model.Config, centerCrop);
-        Prompts = new PromptEncoder(model.Config, tokenizer);
+        Prompts = new PromptEncoder(model.Config, tokenizer, standIn);
         Actions = ActionTokenizer.For(model.Config);
     }
 
@@ -51,7 +51,7 @@ public sealed class OpenVlaInference : IDisposable
     /// A plain model for `model predict`: "tiny" (random weights, seed 0) or a Hugging Face OpenVLA folder (config.json,
     /// safetensors, tokenizer.model). No centre crop (a plain OpenVLA checkpoint was not trained with our augmentation record).
     /// </summary>
-    public static OpenVlaInference Load(string model, Device? device = null, ScalarType dtype = ScalarType.Float32, string? tokenizerPath = null)
+    public static OpenVlaInference Load(string model, Device? device = null, ScalarType dtype = ScalarType.Float32, string? tokenizerPath = null, PromptStandIn standIn = PromptStandIn.Bytes)
     {
         OpenVlaForActionPrediction m;
         string? tok = tokenizerPath;
@@ -63,7 +63,7 @@ public sealed class OpenVlaInference : IDisposable
             var candidate = Path.Combine(model, "tokenizer.model");
             if (tok is null && File.Exists(candidate)) tok = candidate;
         }
-        try { return new OpenVlaInference(m, tok is null ? null : LlamaTextTokenizer.Load(tok), centerCrop: false, ownsModel: true); }
+        try { return new OpenVlaInference(m, tok is null ? null : LlamaTextTokenizer.Load(tok), centerCrop: false, ownsModel: true, standIn); }
         catch { m.Dispose(); throw; }
     }
 

@@ -226,7 +226,7 @@ public sealed class OftAgent : IPolicyActor, IDisposable
     {
         Checkpoint = ckpt; this.model = model; this.shared = shared; this.adapter = adapter;
         images = new VlaImagePipeline(model.Vla.Config, ckpt.Info.CenterCrop);
-        prompts = new PromptEncoder(model.Vla.Config, tokenizer);
+        prompts = new PromptEncoder(model.Vla.Config, tokenizer, ckpt.Info.PromptStandIn);
         causal = ckpt.Info.Attention == "causal";
         padId = model.Vla.Config.Text.PadTokenId;
     }
