@@ -11,7 +11,7 @@ public static class PromptOptions
         var o = new Option<string>("--prompt-stand-in")
         {
             Description = "Prompt ids without a tokenizer.model (the from-scratch tiny model): bytes (one id per UTF-8 byte: 64 for \"lift the barrier\") | " +
-                          "words (one hashed id per word: 13, about Llama-2's 18, so each step costs less). A trained checkpoint records its own in policy.json",
+                          "words (one hashed id per word: 13, a length like a real tokenizer's, so each step costs less). A trained checkpoint records its own in policy.json",
             DefaultValueFactory = _ => Name(defaultValue),
         };
         o.AcceptOnlyFromAmong(Name(PromptStandIn.Bytes), Name(PromptStandIn.Words));

@@ -10,8 +10,8 @@ namespace RoboFactory.Vla.Training;
 /// except the D action tokens and EOS. With a real tokenizer.model it uses <see cref="LlamaTextTokenizer"/>; without
 /// one (the from-scratch tiny model) it uses a stand-in, a fixed mapping that is fine for a model trained on it:
 /// <see cref="PromptStandIn.Bytes"/> (BOS, then UTF-8 byte + 3 per byte: reversible, but the 63-character prompt of
-/// "lift the barrier" becomes 64 ids where Llama-2's tokenizer gives 18) or <see cref="PromptStandIn.Words"/> (BOS,
-/// then one id per whitespace-separated word: 13 ids, a length like the real tokenizer's).
+/// "lift the barrier" becomes 64 ids, several times what a word-piece tokenizer such as Llama-2's gives) or <see cref="PromptStandIn.Words"/> (BOS,
+/// then one id per whitespace-separated word: 13 ids, a length like a real tokenizer's).
 /// </summary>
 public sealed class PromptEncoder
 {
