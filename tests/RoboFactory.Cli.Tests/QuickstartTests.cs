@@ -29,7 +29,7 @@ public class QuickstartTests
             Assert.Equal(Path.Combine(root, "report.md"), report);
             string md = File.ReadAllText(report);
             foreach (var s in new[] { "| prepare |", "| convert |", "| train tiny openvla-oft (per agent (the 2 at once", "tiny openvla-oft (all agents)", "scripted expert",
-                         "8 of each chunk executed", "policy openvla-oft", "at most 3 steps each" })
+                         "8 of each chunk executed", "policy openvla-oft", "at most 3 steps each", "--prompt-stand-in words", "prompt ids: words" })
                 Assert.Contains(s, md);
 
             // data: one finished ZARR store and one RLDS dataset with statistics per agent
@@ -55,6 +55,7 @@ public class QuickstartTests
                 Assert.Equal(8, policy["action_chunk"]!.GetValue<int>());
                 Assert.True(File.Exists(Path.Combine(step, "action_head.safetensors")));
                 Assert.Equal(8, policy["proprio_q01"]!.AsArray().Count);
+                Assert.Equal("word-stand-in", policy["prompt"]!.GetValue<string>());
                 Assert.Equal(2, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Count(l => l.Contains("\"split\":\"train\"")));
                 var pngs = Directory.GetFiles(run, "*.png", SearchOption.AllDirectories);
                 Assert.NotEmpty(pngs);
