@@ -3,7 +3,7 @@ using RoboFactory.Vla.Training;
 
 namespace RoboFactory.Cli.Commands;
 
-/// <summary>`--prompt-stand-in bytes|words` of `train` and `model predict` (one home for both).</summary>
+/// <summary>`--prompt-stand-in bytes|words` of `train`, `quickstart` and `model predict` (one home for all three).</summary>
 public static class PromptOptions
 {
     public static Option<string> StandIn(PromptStandIn defaultValue)

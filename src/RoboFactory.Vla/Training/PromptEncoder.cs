@@ -24,15 +24,15 @@ public sealed class PromptEncoder
     public int EosId { get; }
 
     public PromptStandIn StandIn { get; }
-    readonly int wordIdStart, wordIdCount;
+    /// <summary>Stand-in id layout: 3 special ids, then the 256 byte ids, then the word ids up to the action tokens.</summary>
+    const int ByteIdStart = 3, WordIdStart = ByteIdStart + 256;
+    readonly int wordIdCount;
 
     public PromptEncoder(OpenVlaConfig config, LlamaTextTokenizer? tokenizer, PromptStandIn standIn = PromptStandIn.Bytes)
     {
         Tokenizer = tokenizer;
         StandIn = standIn;
-        // word ids sit above the 3 special ids and the 256 byte ids and below the 256 action-token ids
-        wordIdStart = 3 + 256;
-        wordIdCount = config.ActionTokenBegin - wordIdStart;
+        wordIdCount = config.ActionTokenBegin - WordIdStart;
         if (tokenizer is null && standIn == PromptStandIn.Words && wordIdCount < 256)
             throw new VlaConfigException($"the word stand-in needs at least 256 ids between the byte ids and the action tokens; this model's action tokens begin at {config.ActionTokenBegin}");
         if (tokenizer is not null && tokenizer.VocabSize > config.BaseVocabSize)
@@ -72,7 +72,7 @@ public sealed class PromptEncoder
             string text = PromptBuilder.ActionPrompt(instruction);
             ids = Tokenizer is not null ? Tokenizer.EncodeActionPrompt(instruction)
                 : StandIn == PromptStandIn.Words ? [BosId, .. text.Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).Select(WordId)]
-                : [BosId, .. System.Text.Encoding.UTF8.GetBytes(text).Select(b => (long)b + 3)];
+                : [BosId, .. System.Text.Encoding.UTF8.GetBytes(text).Select(b => (long)b + ByteIdStart)];
             cache[instruction] = ids;
             return ids;
         }
@@ -83,7 +83,7 @@ public sealed class PromptEncoder
     {
         uint h = 2166136261;
         foreach (byte b in System.Text.Encoding.UTF8.GetBytes(word)) h = (h ^ b) * 16777619;
-        return wordIdStart + h % (uint)wordIdCount;
+        return WordIdStart + h % (uint)wordIdCount;
     }
 
     /// <summary>Training ids and labels: prompt (+ state tokens) + action tokens + EOS; labels −100 on the prompt and state.</summary>

@@ -33,8 +33,8 @@ public sealed record OpenVlaBase(OpenVlaForActionPrediction Model, PromptEncoder
         }
         string? tokPath = o.Tokenizer ?? (o.IsTinyFromScratch ? null : Path.Combine(o.Model, "tokenizer.model"));
         if (tokPath is not null && File.Exists(tokPath)) tokenizer = LlamaTextTokenizer.Load(tokPath);
-        else if (!o.IsTinyFromScratch) log.WriteLine($"warning: no tokenizer.model; prompts use the {o.PromptStandIn.ToString().ToLowerInvariant()} stand-in (only sensible for models trained on it)");
         var prompts = new PromptEncoder(model.Config, tokenizer, o.PromptStandIn);
+        if (tokenizer is null && !o.IsTinyFromScratch) log.WriteLine($"warning: no tokenizer.model; prompts use the {prompts.Kind} (only sensible for models trained on it)");
 
         LoraConfig? lora = null;
         List<(string, Parameter)> trainable;
