@@ -88,6 +88,27 @@ public class CpuKernelTests
         finally { CpuLinear.Bf16Compute = saved; }
     }
 
+    [Fact]
+    public void Fp32Compute_ReusesItsBuffer_AcrossLayersOfOtherSizes()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var g = new Generator(10);
+        // small, then larger (the buffer grows), then small again (a prefix of the grown buffer), then a third shape
+        var layers = new[] { Layer(g, 48, 20, false), Layer(g, 96, 200, true), Layer(g, 48, 20, false), Layer(g, 200, 33, true) };
+        var saved = CpuLinear.Bf16Compute;
+        try
+        {
+            CpuLinear.Bf16Compute = Bf16Compute.Fp32;
+            foreach (var lin in layers)
+            {
+                var x = Bf16(g, 3, lin.weight!.shape[1]);
+                Assert.True((Reference(x, lin) == CpuLinear.Forward(lin, x)).all().item<bool>(), $"layer {lin.weight!.shape[0]}x{lin.weight!.shape[1]}");
+            }
+        }
+        finally { CpuLinear.Bf16Compute = saved; }
+    }
+
     /// <summary>Prefill, then decode steps from the cache, against one full pass over the whole sequence.</summary>
     static (Tensor Cached, Tensor Full) DecodeVsFull(LlamaForCausalLM lm, int prompt, int steps, ScalarType dtype)
     {

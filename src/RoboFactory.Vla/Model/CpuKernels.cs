@@ -109,10 +109,28 @@ public static class CpuLinear
         {
             Fp32Calls++;
             using var scope = NewDisposeScope();
-            return F.linear(x.to(ScalarType.Float32), w.to(ScalarType.Float32), lin.bias?.to(ScalarType.Float32))
+            return F.linear(x.to(ScalarType.Float32), WidenedWeight(w), lin.bias?.to(ScalarType.Float32))
                 .to(ScalarType.BFloat16).MoveToOuterDisposeScope();
         }
         return layer.forward(x);
+    }
+
+    // Weights up to this many elements (a Llama MLP weight: 45 M) are widened into one buffer per thread, kept
+    // between calls: a fresh 180 MB tensor per call is a fresh mapping whose pages all fault in again.
+    const long ScratchElements = 64L << 20;
+    [ThreadStatic] static Tensor? scratch;
+
+    /// <summary>bf16 W as fp32, in this thread's reused buffer where it fits (valid until the next call).</summary>
+    static Tensor WidenedWeight(Tensor w)
+    {
+        long count = w.NumberOfElements;
+        if (count > ScratchElements) return w.to(ScalarType.Float32);
+        if (scratch is null || scratch.NumberOfElements < count)
+        {
+            scratch?.Dispose();
+            scratch = torch.empty(count, ScalarType.Float32).DetachFromDisposeScope();
+        }
+        return scratch.narrow(0, 0, count).view(w.shape).copy_(w);
     }
 
     /// <summary>y = x·Wᵀ + b for one row x [..., K] and bf16 W [N, K]: bf16 [..., N].</summary>
@@ -185,11 +203,15 @@ internal static class CpuKernels
     internal static unsafe void Rows(ushort* w, float* xs, float* y, int n0, int n1, int k)
     {
         var high = Vector256.Create(0xFFFF0000u);
-        int whole = k / Block * Block, pairs = whole / 2, n = n0;
-        // Four weight rows per pass share each x load; two accumulators per row (even and odd elements).
-        for (; n + 4 <= n1; n += 4)
+        int whole = k / Block * Block, pairs = whole / 2, q = (n1 - n0) / 4;
+        // Four rows per pass share each x load. They come from the four quarters of the range, so each quarter is
+        // read front to back as one stream across its rows: four adjacent rows (four streams that each end after
+        // one row) streamed 20-25 % slower, as the prefetchers restart at every row (`bench model --kernels`).
+        // Two accumulators per row (even and odd elements).
+        for (int j = 0; j < q; j++)
         {
-            uint* r0 = (uint*)(w + (long)n * k), r1 = (uint*)((ushort*)r0 + k), r2 = (uint*)((ushort*)r1 + k), r3 = (uint*)((ushort*)r2 + k);
+            int m = n0 + j;
+            uint* r0 = (uint*)(w + (long)m * k), r1 = (uint*)(w + (long)(m + q) * k), r2 = (uint*)(w + (long)(m + 2 * q) * k), r3 = (uint*)(w + (long)(m + 3 * q) * k);
             Vector256<float> e0 = default, e1 = default, e2 = default, e3 = default, o0 = default, o1 = default, o2 = default, o3 = default;
             for (int i = 0; i < pairs; i += 8)
             {
@@ -200,8 +222,9 @@ internal static class CpuKernels
                 e2 = Fma.MultiplyAdd(Avx2.ShiftLeftLogical(w2, 16).AsSingle(), xe, e2); o2 = Fma.MultiplyAdd((w2 & high).AsSingle(), xo, o2);
                 e3 = Fma.MultiplyAdd(Avx2.ShiftLeftLogical(w3, 16).AsSingle(), xe, e3); o3 = Fma.MultiplyAdd((w3 & high).AsSingle(), xo, o3);
             }
-            y[n] = Vector256.Sum(e0 + o0); y[n + 1] = Vector256.Sum(e1 + o1); y[n + 2] = Vector256.Sum(e2 + o2); y[n + 3] = Vector256.Sum(e3 + o3);
+            y[m] = Vector256.Sum(e0 + o0); y[m + q] = Vector256.Sum(e1 + o1); y[m + 2 * q] = Vector256.Sum(e2 + o2); y[m + 3 * q] = Vector256.Sum(e3 + o3);
         }
+        int n = n0 + 4 * q;
         for (; n < n1; n++)
         {
             uint* r = (uint*)(w + (long)n * k);
