@@ -86,9 +86,12 @@ public static class ModelBench
                 using var noGrad = torch.no_grad();
                 var lin = torch.nn.Linear(w.shape[1], w.shape[0], hasBias: false, dtype: dtype);
                 lin.weight!.copy_(w);
+                var saved = CpuLinear.OneRow;
+                CpuLinear.OneRow = OneRowKernel.Ours;
                 Action ours = () => CpuLinear.Forward(lin, x).Dispose();
                 ours();
                 var t = Enumerable.Range(0, repeats).Select(_ => Time(ours)).Order().ToArray();
+                CpuLinear.OneRow = saved;
                 result.Add(("bf16 CpuLinear GEMV (ours)", bytes / t[t.Length / 2] / 1e9));
             }
         }
@@ -133,13 +136,14 @@ public static class ModelBench
     }
 
     /// <summary>
-    /// Prefill seconds, the decode steps and the sequence length for K views. With <paramref name="alsoLibtorch"/> the
-    /// same cache then decodes as many tokens again with libtorch's one-row F.linear instead of our GEMV. With a
+    /// Prefill seconds, the decode steps and the sequence length for K views. The decode runs the one-row kernel the
+    /// model picks (<see cref="CpuLinear.OneRow"/>); with <paramref name="alsoOther"/> the same cache then decodes as
+    /// many tokens again with the other one (our GEMV or libtorch's F.linear). With a
     /// <paramref name="probe"/> the read bandwidth is measured just before every decode step (this machine's varies
     /// by up to 2× within a minute).
     /// </summary>
-    public static (double Prefill, DecodeTimes Decode, DecodeTimes? Libtorch, long SeqLen) MeasureInference(
-        OpenVlaForActionPrediction m, int views, int promptLen, int decodeTokens, bool alsoLibtorch = false, BandwidthProbe? probe = null)
+    public static (double Prefill, DecodeTimes Decode, DecodeTimes? Other, long SeqLen) MeasureInference(
+        OpenVlaForActionPrediction m, int views, int promptLen, int decodeTokens, bool alsoOther = false, BandwidthProbe? probe = null)
     {
         using var noGrad = torch.no_grad();
         using var scope = NewDisposeScope();
@@ -172,16 +176,16 @@ public static class ModelBench
             }
             return new DecodeTimes(seconds, bandwidth);
         }
-        var ours = Decode();
-        DecodeTimes? libtorch = null;
-        if (alsoLibtorch)
+        var chosen = Decode();
+        DecodeTimes? other = null;
+        if (alsoOther)
         {
-            bool saved = CpuLinear.GemvEnabled;
-            CpuLinear.GemvEnabled = false;
-            try { libtorch = Decode(); }
-            finally { CpuLinear.GemvEnabled = saved; }
+            var saved = CpuLinear.OneRow;
+            CpuLinear.OneRow = CpuLinear.GemvEnabled ? OneRowKernel.Libtorch : OneRowKernel.Ours;
+            try { other = Decode(); }
+            finally { CpuLinear.OneRow = saved; }
         }
-        return (prefill, ours, libtorch, seq);
+        return (prefill, chosen, other, seq);
     }
 
     /// <summary>
@@ -284,7 +288,9 @@ public static class ModelBench
             string rate = gflops >= fp32 ? "bf16" : "fp32";
             using var probe = new BandwidthProbe();
             var (gemmBf16, gemmFp32) = CpuLinear.AutoTimings;
-            log.WriteLine(FormattableString.Invariant($"bf16 layers with several rows compute in {(CpuLinear.Fp32ForBf16 ? "fp32" : "bf16")} (--bf16-compute {CpuLinear.Bf16Compute.ToString().ToLowerInvariant()}; auto's 256x1024x1024 product took {gemmBf16 * 1e3:0.0} ms in bf16, {gemmFp32 * 1e3:0.0} ms in fp32 with the weight widened); one-row layers: {(CpuLinear.GemvEnabled && CpuLinear.GemvSupported ? "our GEMV" : "libtorch")}"));
+            var (gemvOurs, gemvTorch) = CpuLinear.GemvTimings;
+            string chosenKernel = CpuLinear.GemvEnabled ? "our GEMV" : "libtorch's F.linear", otherKernel = CpuLinear.GemvEnabled ? "libtorch's one-row F.linear" : "our GEMV";
+            log.WriteLine(FormattableString.Invariant($"bf16 layers with several rows compute in {(CpuLinear.Fp32ForBf16 ? "fp32" : "bf16")} (--bf16-compute {CpuLinear.Bf16Compute.ToString().ToLowerInvariant()}; auto's {CpuLinear.ProbeRows}x4096x4096 layer took {gemmBf16 * 1e3:0.0} ms in bf16, {gemmFp32 * 1e3:0.0} ms in fp32 with the weight widened); one-row layers run {chosenKernel} (auto's 11008x4096 weight: our GEMV {gemvOurs * 1e3:0.00} ms, libtorch {gemvTorch * 1e3:0.00} ms)"));
             // The first call after building pays one-time costs (oneDNN builds its kernels for each new shape, pages are
             // first touched): it is timed and shown on its own, and the figures below are of the calls after it, as in a
             // closed-loop eval, which calls the policy hundreds of times per load.
@@ -299,8 +305,7 @@ public static class ModelBench
                 long seq = 0;
                 for (int r = 0; r < Math.Max(1, repeats / 3); r++)
                 {
-                    bool compare = CpuLinear.GemvEnabled && CpuLinear.GemvSupported;
-                    var (p, d, dt, s) = MeasureInference(m, views, promptLen, decodeTokens, alsoLibtorch: compare, probe: probe);
+                    var (p, d, dt, s) = MeasureInference(m, views, promptLen, decodeTokens, alsoOther: CpuLinear.GemvSupported, probe: probe);
                     pre.Add(p); dec.Add(d.Mean); seq = s;
                     steps = steps.Then(d);
                     log.WriteLine(FormattableString.Invariant($"  7b {views} view(s): prefill {p:0.00} s ({s} tokens), decode {d.Mean:0.000} s/token = {d.MedianRatio(llm * 2.0):0.00}× its bound (bandwidth before each step {d.BandwidthGBs.Min():0.0}–{d.BandwidthGBs.Max():0.0} GB/s)"));
@@ -308,13 +313,13 @@ public static class ModelBench
                     {
                         decTorch.Add(dt.Mean);
                         stepsTorch = stepsTorch.Then(dt);
-                        log.WriteLine(FormattableString.Invariant($"  7b {views} view(s): the same decode with libtorch's one-row F.linear {dt.Mean:0.000} s/token = {dt.MedianRatio(llm * 2.0):0.00}× its bound ({dt.Mean / d.Mean:0.00}× ours)"));
+                        log.WriteLine(FormattableString.Invariant($"  7b {views} view(s): the same decode with {otherKernel} {dt.Mean:0.000} s/token = {dt.MedianRatio(llm * 2.0):0.00}× its bound ({dt.Mean / d.Mean:0.00}× the time of {chosenKernel})"));
                     }
                 }
                 var tp = new Timing($"openvla-7b bf16 prefill, {views} view(s), {seq} tokens", pre, "s");
                 var td = new Timing($"openvla-7b bf16 decode per token, {views} view(s)", dec, "s");
                 timings.Add(tp); timings.Add(td);
-                if (decTorch.Count > 0) timings.Add(new Timing($"openvla-7b bf16 decode per token, {views} view(s), libtorch F.linear", decTorch, "s"));
+                if (decTorch.Count > 0) timings.Add(new Timing($"openvla-7b bf16 decode per token, {views} view(s), {otherKernel}", decTorch, "s"));
                 double prefillBound = 2.0 * total * seq / (best * 1e9), decodeBound = steps.Median / steps.MedianRatio(llm * 2.0);
                 limits.Add(($"prefill {views} view(s)", tp.Median, prefillBound, $"compute: 2·params·tokens at the {rate} matmul rate"));
                 limits.Add(($"decode {views} view(s)", steps.Median, decodeBound,
@@ -323,7 +328,7 @@ public static class ModelBench
                     $"one {actionDim}-D action: the prefill and {actionDim - 1} decode steps above, against their bounds"));
                 if (stepsTorch.Seconds.Count > 0)
                 {
-                    limits.Add(($"decode {views} view(s), libtorch linear", stepsTorch.Median, stepsTorch.Median / stepsTorch.MedianRatio(llm * 2.0), "the same, with libtorch's one-row F.linear"));
+                    limits.Add(($"decode {views} view(s), other kernel", stepsTorch.Median, stepsTorch.Median / stepsTorch.MedianRatio(llm * 2.0), $"the same, with {otherKernel}"));
                 }
                 if (policyCalls)
                 {

@@ -15,6 +15,15 @@ public class CpuKernelTests
     static Tensor Reference(Tensor x, TorchSharp.Modules.Linear lin) =>
         F.linear(x.to(ScalarType.Float32), lin.weight!.to(ScalarType.Float32), lin.bias?.to(ScalarType.Float32)).to(ScalarType.BFloat16);
 
+    /// <summary>Runs <paramref name="body"/> with one-row layers on our GEMV, whatever Auto would pick on this CPU.</summary>
+    static void WithOurGemv(Action body)
+    {
+        var saved = CpuLinear.OneRow;
+        CpuLinear.OneRow = OneRowKernel.Ours;
+        try { body(); }
+        finally { CpuLinear.OneRow = saved; }
+    }
+
     static TorchSharp.Modules.Linear Layer(Generator g, long inF, long outF, bool bias)
     {
         var lin = nn.Linear(inF, outF, hasBias: bias, dtype: ScalarType.BFloat16);
@@ -39,7 +48,8 @@ public class CpuKernelTests
         var lin = Layer(g, inF, outF, bias);
         var x = Bf16(g, 1, 1, inF);
         long before = CpuLinear.GemvCalls;
-        var y = CpuLinear.Forward(lin, x);
+        Tensor y = null!;
+        WithOurGemv(() => y = CpuLinear.Forward(lin, x));
         Assert.Equal(before + 1, CpuLinear.GemvCalls);
         Assert.Equal(new[] { 1L, 1, outF }, y.shape);
         Assert.Equal(ScalarType.BFloat16, y.dtype);
@@ -58,11 +68,35 @@ public class CpuKernelTests
         long before = CpuLinear.GemvCalls;
         var lin = Layer(g, 64, 16, false);
         var x = Bf16(g, 1, 64).requires_grad_(true);
-        var y = CpuLinear.Forward(lin, x); // gradients on: the plain layer, differentiable
-        Assert.True(y.requires_grad);
-        var f32 = nn.Linear(64, 16);
-        using (torch.no_grad()) CpuLinear.Forward(f32, torch.randn(1, 64));
+        WithOurGemv(() =>
+        {
+            var y = CpuLinear.Forward(lin, x); // gradients on: the plain layer, differentiable
+            Assert.True(y.requires_grad);
+            var f32 = nn.Linear(64, 16);
+            using (torch.no_grad()) CpuLinear.Forward(f32, torch.randn(1, 64));
+        });
         Assert.Equal(before, CpuLinear.GemvCalls);
+    }
+
+    [Fact]
+    public void OneRowLibtorch_RunsTheLayerItself()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var g = new Generator(12);
+        var lin = Layer(g, 256, 48, true);
+        var x = Bf16(g, 1, 256);
+        var saved = CpuLinear.OneRow;
+        try
+        {
+            CpuLinear.OneRow = OneRowKernel.Libtorch;
+            Assert.False(CpuLinear.GemvEnabled);
+            long before = CpuLinear.GemvCalls;
+            var y = CpuLinear.Forward(lin, x);
+            Assert.Equal(before, CpuLinear.GemvCalls);
+            Assert.True((lin.forward(x) == y).all().item<bool>(), "libtorch's own F.linear");
+        }
+        finally { CpuLinear.OneRow = saved; }
     }
 
     [Fact]
@@ -143,7 +177,8 @@ public class CpuKernelTests
         torch.manual_seed(4);
         using var lm = new LlamaForCausalLM(OpenVlaConfig.Tiny.Text, new ModelOptions(CPU, ScalarType.BFloat16));
         long gemv = CpuLinear.GemvCalls, attention = CpuKernels.AttentionCalls;
-        var (cached, full) = DecodeVsFull(lm, 30, 6, ScalarType.BFloat16);
+        (Tensor cached, Tensor full) = (null!, null!);
+        WithOurGemv(() => (cached, full) = DecodeVsFull(lm, 30, 6, ScalarType.BFloat16));
         int layers = OpenVlaConfig.Tiny.Text.NumHiddenLayers;
         Assert.Equal(attention + 6 * layers, CpuKernels.AttentionCalls);
         // each decode step: 7 projections per layer and the LM head; plus the LM head on the last row of both prefills

@@ -8,7 +8,18 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace RoboFactory.Vla.Model;
 
-/// <summary>How a bf16 linear layer computes on the CPU at inference.</summary>
+/// <summary>Which kernel a bf16 linear layer with one row of input (a decode step) runs on the CPU at inference.</summary>
+public enum OneRowKernel
+{
+    /// <summary>Whichever is faster here, timed once on a Llama MLP weight (see <see cref="CpuLinear.TimeGemvs"/>).</summary>
+    Auto,
+    /// <summary>Our bandwidth-bound GEMV (<see cref="CpuKernels.Rows"/>).</summary>
+    Ours,
+    /// <summary>libtorch's F.linear.</summary>
+    Libtorch,
+}
+
+/// <summary>How a bf16 linear layer with several rows computes on the CPU at inference.</summary>
 public enum Bf16Compute
 {
     /// <summary>Whichever is faster here, timed once on a layer-sized GEMM (see <see cref="CpuLinear.Fp32ForBf16"/>).</summary>
@@ -36,8 +47,45 @@ public static class CpuLinear
     /// <summary>The policy for bf16 layers with several rows (process-wide; `bench model --bf16-compute`).</summary>
     public static Bf16Compute Bf16Compute { get; set; } = Bf16Compute.Auto;
 
-    /// <summary>False turns the one-row GEMV off (for side-by-side timing and tests).</summary>
-    public static bool GemvEnabled { get; set; } = true;
+    /// <summary>Which kernel one-row bf16 layers run (process-wide; tests and `bench model`'s side-by-side timing set it).</summary>
+    public static OneRowKernel OneRow { get; set; } = OneRowKernel.Auto;
+
+    /// <summary>Whether one-row bf16 layers run our GEMV under the current <see cref="OneRow"/> choice.</summary>
+    public static bool GemvEnabled => GemvSupported && OneRow switch
+    {
+        OneRowKernel.Ours => true,
+        OneRowKernel.Libtorch => false,
+        _ => GemvTimings.Ours <= GemvTimings.Libtorch,
+    };
+
+    static readonly Lazy<(double Ours, double Libtorch)> gemvTimings = new(TimeGemvs);
+
+    /// <summary>The timings (<see cref="TimeGemvs"/>, taken once per process) that Auto decides on.</summary>
+    public static (double Ours, double Libtorch) GemvTimings => gemvTimings.Value;
+
+    /// <summary>
+    /// Seconds of one token through a Llama MLP weight (11008×4096 bf16, larger than the caches), our GEMV and libtorch's
+    /// F.linear, the medians of five alternating pairs. Which wins depends on libtorch's build for the CPU: with its
+    /// AVX-512 kernels libtorch's bf16 one-row product streams about half our GEMV's bandwidth, while limited to AVX2
+    /// (ATEN_CPU_CAPABILITY=avx2) it streamed as fast or faster (`bench model --kernels`).
+    /// </summary>
+    public static (double Ours, double Libtorch) TimeGemvs()
+    {
+        if (!GemvSupported) return (double.PositiveInfinity, 0);
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var x = torch.randn(1, 4096).to(ScalarType.BFloat16);
+        var w = torch.randn(11008, 4096).to(ScalarType.BFloat16);
+        var ours = new List<double>(); var theirs = new List<double>();
+        double Time(Action a) { var sw = System.Diagnostics.Stopwatch.StartNew(); a(); return sw.Elapsed.TotalSeconds; }
+        for (int i = 0; i < 6; i++)
+        {
+            double o = Time(() => Gemv(x, w, null).Dispose()), t = Time(() => F.linear(x, w).Dispose());
+            if (i == 0) continue; // first touches
+            ours.Add(o); theirs.Add(t);
+        }
+        return (ours.Order().ElementAt(2), theirs.Order().ElementAt(2));
+    }
 
     // A GEMV's rows go out in more pieces than threads, so a thread that wakes late takes fewer of them (1 to 32
     // pieces per thread timed the same on the 2-core machine).
@@ -51,9 +99,11 @@ public static class CpuLinear
 
     /// <summary>
     /// Whether a several-row bf16 layer computes in fp32 under the current policy. Auto decides by timing, once per
-    /// process, a 256×1024 by 1024×1024 product both ways (the fp32 way including the weight's widening): CPU flags
-    /// alone do not tell, since libtorch may be limited below the CPU's instruction sets (ONEDNN_MAX_CPU_ISA,
-    /// ATEN_CPU_CAPABILITY). On the 2-core AVX512_BF16 machine bf16 wins; where bf16 GEMM is emulated it loses several-fold.
+    /// process, a prefill-sized layer (<see cref="ProbeRows"/> rows through a 4096×4096 weight) both ways, the fp32 way
+    /// as it runs (widened into the reused buffer): CPU flags alone do not tell, since libtorch may be limited below
+    /// the CPU's instruction sets (ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY). A smaller product misleads: with libtorch
+    /// limited to AVX2, 256×1024·1024×1024 took 10.0 ms in bf16 and 10.5 ms in fp32, while at layer size fp32 is
+    /// several times faster. On the 2-core AVX512_BF16 machine bf16 wins.
     /// </summary>
     public static bool Fp32ForBf16 => Bf16Compute switch
     {
@@ -62,24 +112,27 @@ public static class CpuLinear
         _ => AutoTimings.Fp32 < AutoTimings.Bf16,
     };
 
+    /// <summary>Rows of the auto probe: a one-view prefill has 280.</summary>
+    public const int ProbeRows = 256, ProbeWidth = 4096;
+
     static readonly Lazy<(double Bf16, double Fp32)> autoTimings = new(TimeGemms);
 
     /// <summary>The timings (<see cref="TimeGemms"/>, taken once per process) that Auto decides on.</summary>
     public static (double Bf16, double Fp32) AutoTimings => autoTimings.Value;
 
-    /// <summary>Seconds of one 256×1024·1024×1024 product in bf16 and in fp32 (the weight widened per call), the better of three each.</summary>
+    /// <summary>Seconds of one <see cref="ProbeRows"/>×4096·4096×4096 bf16 layer computed in bf16 and in fp32, the better of three each.</summary>
     public static (double Bf16, double Fp32) TimeGemms()
     {
         using var noGrad = torch.no_grad();
         using var scope = NewDisposeScope();
-        var x = torch.randn(256, 1024).to(ScalarType.BFloat16);
-        var w = torch.randn(1024, 1024).to(ScalarType.BFloat16);
+        var x = torch.randn(ProbeRows, ProbeWidth).to(ScalarType.BFloat16);
+        var w = torch.randn(ProbeWidth, ProbeWidth).to(ScalarType.BFloat16);
         double Best(Action a)
         {
             var first = System.Diagnostics.Stopwatch.StartNew();
             a();
             double best = first.Elapsed.TotalSeconds;
-            if (best > 0.2) return best; // an emulated GEMM: once tells
+            if (best > 1) return best; // an emulated GEMM: once tells
             for (int i = 0; i < 3; i++)
             {
                 var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -89,9 +142,13 @@ public static class CpuLinear
             return best;
         }
         double bf16 = Best(() => F.linear(x, w).Dispose());
-        double fp32 = Best(() => { using var s = NewDisposeScope(); F.linear(x.to(ScalarType.Float32), w.to(ScalarType.Float32)).to(ScalarType.BFloat16); });
+        double fp32 = Best(() => { using var s = NewDisposeScope(); Fp32Linear(x, w, null); });
         return (bf16, fp32);
     }
+
+    /// <summary>bf16 x·Wᵀ + b computed in fp32, W widened into the reused buffer; the result rounded to bf16.</summary>
+    static Tensor Fp32Linear(Tensor x, Tensor w, Tensor? bias) =>
+        F.linear(x.to(ScalarType.Float32), WidenedWeight(w), bias?.to(ScalarType.Float32)).to(ScalarType.BFloat16);
 
     /// <summary>The layer's forward, taking a fast path where one applies.</summary>
     public static Tensor Forward(nn.Module<Tensor, Tensor> layer, Tensor x)
@@ -100,7 +157,7 @@ public static class CpuLinear
         var w = lin.weight!;
         if (w.dtype != ScalarType.BFloat16 || x.dtype != ScalarType.BFloat16 || w.device_type != DeviceType.CPU) return layer.forward(x);
         long k = w.shape[1], rows = x.NumberOfElements / k;
-        if (rows == 1 && GemvEnabled && GemvSupported && w.is_contiguous() && w.NumberOfElements * 2 <= int.MaxValue)
+        if (rows == 1 && GemvEnabled && w.is_contiguous() && w.NumberOfElements * 2 <= int.MaxValue)
         {
             GemvCalls++;
             return Gemv(x, w, lin.bias);
@@ -109,8 +166,7 @@ public static class CpuLinear
         {
             Fp32Calls++;
             using var scope = NewDisposeScope();
-            return F.linear(x.to(ScalarType.Float32), WidenedWeight(w), lin.bias?.to(ScalarType.Float32))
-                .to(ScalarType.BFloat16).MoveToOuterDisposeScope();
+            return Fp32Linear(x, w, lin.bias).MoveToOuterDisposeScope();
         }
         return layer.forward(x);
     }
