@@ -86,12 +86,10 @@ public static class ModelBench
                 using var noGrad = torch.no_grad();
                 var lin = torch.nn.Linear(w.shape[1], w.shape[0], hasBias: false, dtype: dtype);
                 lin.weight!.copy_(w);
-                var saved = CpuLinear.OneRow;
-                CpuLinear.OneRow = OneRowKernel.Ours;
+                using var ourGemv = CpuLinear.UseOneRow(OneRowKernel.Ours);
                 Action ours = () => CpuLinear.Forward(lin, x).Dispose();
                 ours();
                 var t = Enumerable.Range(0, repeats).Select(_ => Time(ours)).Order().ToArray();
-                CpuLinear.OneRow = saved;
                 result.Add(("bf16 CpuLinear GEMV (ours)", bytes / t[t.Length / 2] / 1e9));
             }
         }
@@ -180,10 +178,8 @@ public static class ModelBench
         DecodeTimes? other = null;
         if (alsoOther)
         {
-            var saved = CpuLinear.OneRow;
-            CpuLinear.OneRow = CpuLinear.GemvEnabled ? OneRowKernel.Libtorch : OneRowKernel.Ours;
-            try { other = Decode(); }
-            finally { CpuLinear.OneRow = saved; }
+            using (CpuLinear.UseOneRow(CpuLinear.GemvEnabled ? OneRowKernel.Libtorch : OneRowKernel.Ours))
+                other = Decode();
         }
         return (prefill, chosen, other, seq);
     }

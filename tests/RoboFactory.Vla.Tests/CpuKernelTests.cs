@@ -18,10 +18,8 @@ public class CpuKernelTests
     /// <summary>Runs <paramref name="body"/> with one-row layers on our GEMV, whatever Auto would pick on this CPU.</summary>
     static void WithOurGemv(Action body)
     {
-        var saved = CpuLinear.OneRow;
-        CpuLinear.OneRow = OneRowKernel.Ours;
-        try { body(); }
-        finally { CpuLinear.OneRow = saved; }
+        using var ours = CpuLinear.UseOneRow(OneRowKernel.Ours);
+        body();
     }
 
     static TorchSharp.Modules.Linear Layer(Generator g, long inF, long outF, bool bias)
@@ -86,17 +84,12 @@ public class CpuKernelTests
         var g = new Generator(12);
         var lin = Layer(g, 256, 48, true);
         var x = Bf16(g, 1, 256);
-        var saved = CpuLinear.OneRow;
-        try
-        {
-            CpuLinear.OneRow = OneRowKernel.Libtorch;
-            Assert.False(CpuLinear.GemvEnabled);
-            long before = CpuLinear.GemvCalls;
-            var y = CpuLinear.Forward(lin, x);
-            Assert.Equal(before, CpuLinear.GemvCalls);
-            Assert.True((lin.forward(x) == y).all().item<bool>(), "libtorch's own F.linear");
-        }
-        finally { CpuLinear.OneRow = saved; }
+        using var libtorch = CpuLinear.UseOneRow(OneRowKernel.Libtorch);
+        Assert.False(CpuLinear.GemvEnabled);
+        long before = CpuLinear.GemvCalls;
+        var y = CpuLinear.Forward(lin, x);
+        Assert.Equal(before, CpuLinear.GemvCalls);
+        Assert.True((lin.forward(x) == y).all().item<bool>(), "libtorch's own F.linear");
     }
 
     [Fact]
@@ -130,17 +123,12 @@ public class CpuKernelTests
         var g = new Generator(10);
         // small, then larger (the buffer grows), then small again (a prefix of the grown buffer), then a third shape
         var layers = new[] { Layer(g, 48, 20, false), Layer(g, 96, 200, true), Layer(g, 48, 20, false), Layer(g, 200, 33, true) };
-        var saved = CpuLinear.Bf16Compute;
-        try
+        using var fp32 = CpuLinear.UseBf16Compute(Bf16Compute.Fp32);
+        foreach (var lin in layers)
         {
-            CpuLinear.Bf16Compute = Bf16Compute.Fp32;
-            foreach (var lin in layers)
-            {
-                var x = Bf16(g, 3, lin.weight!.shape[1]);
-                Assert.True((Reference(x, lin) == CpuLinear.Forward(lin, x)).all().item<bool>(), $"layer {lin.weight!.shape[0]}x{lin.weight!.shape[1]}");
-            }
+            var x = Bf16(g, 3, lin.weight!.shape[1]);
+            Assert.True((Reference(x, lin) == CpuLinear.Forward(lin, x)).all().item<bool>(), $"layer {lin.weight!.shape[0]}x{lin.weight!.shape[1]}");
         }
-        finally { CpuLinear.Bf16Compute = saved; }
     }
 
     /// <summary>Prefill, then decode steps from the cache, against one full pass over the whole sequence.</summary>

@@ -50,6 +50,20 @@ public static class CpuLinear
     /// <summary>Which kernel one-row bf16 layers run (process-wide; tests and `bench model`'s side-by-side timing set it).</summary>
     public static OneRowKernel OneRow { get; set; } = OneRowKernel.Auto;
 
+    /// <summary>Sets <see cref="OneRow"/> until the returned scope is disposed (tests, side-by-side timing).</summary>
+    public static IDisposable UseOneRow(OneRowKernel kernel) => new Restore<OneRowKernel>(OneRow, kernel, v => OneRow = v);
+
+    /// <summary>Sets <see cref="Bf16Compute"/> until the returned scope is disposed.</summary>
+    public static IDisposable UseBf16Compute(Bf16Compute compute) => new Restore<Bf16Compute>(Bf16Compute, compute, v => Bf16Compute = v);
+
+    sealed class Restore<T> : IDisposable
+    {
+        readonly T saved;
+        readonly Action<T> set;
+        public Restore(T current, T value, Action<T> set) { saved = current; this.set = set; set(value); }
+        public void Dispose() => set(saved);
+    }
+
     /// <summary>Whether one-row bf16 layers run our GEMV under the current <see cref="OneRow"/> choice.</summary>
     public static bool GemvEnabled => GemvSupported && OneRow switch
     {
